@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.conf import settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_redis_prefix() -> Iterator[None]:
+    """Delete every Redis key this test run wrote (its prefix is unique to the run)."""
+    yield
+    prefix = settings.REDIS_KEY_PREFIX
+    assert prefix.startswith("ot-test-"), prefix
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -1,0 +1,27 @@
+"""The listener languages: the output languages of gpt-realtime-translate, by native name."""
+
+from __future__ import annotations
+
+# Code -> native name. Order is the order shown to people.
+OUTPUT_LANGUAGES: dict[str, str] = {
+    "en": "English",
+    "es": "Español",
+    "fr": "Français",
+    "de": "Deutsch",
+    "it": "Italiano",
+    "pt": "Português",
+    "ru": "Русский",
+    "zh": "中文",
+    "ja": "日本語",
+    "ko": "한국어",
+    "hi": "हिन्दी",
+    "id": "Bahasa Indonesia",
+    "vi": "Tiếng Việt",
+}
+
+LANGUAGE_CHOICES: list[tuple[str, str]] = list(OUTPUT_LANGUAGES.items())
+DEFAULT_LANGUAGE = "en"
+
+
+def language_name(code: str) -> str:
+    return OUTPUT_LANGUAGES.get(code, code)

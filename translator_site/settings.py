@@ -1,0 +1,299 @@
+"""Settings for openai-translate: one module, configured by environment variables.
+
+Every variable is documented in `.env.example`. Defaults are safe for a local
+development machine; `DEBUG=0` turns on the production checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envstr(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+
+
+def envfloat(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
+def envlist(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in envstr(name, default).split(",") if item.strip()]
+
+
+def envjson(name: str, default: Any) -> Any:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be JSON: {exc}") from None
+
+
+DEBUG = envbool("DEBUG", True)
+
+
+def _secret_key() -> str:
+    key = envstr("SECRET_KEY")
+    if key:
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    # Development only: a key generated once and kept beside the checkout, never in git.
+    key_file = BASE_DIR / ".secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "*" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", PUBLIC_BASE_URL)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "channels",
+    "allauth",
+    "allauth.account",
+    "rooms",
+    "media_workers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "translator_site.urls"
+WSGI_APPLICATION = "translator_site.wsgi.application"
+ASGI_APPLICATION = "translator_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "rooms.context_processors.site",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        envstr("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, media worker and Celery share the file: wait for locks instead of failing.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+SITE_ID = 1
+LOGIN_REDIRECT_URL = "rooms:list"
+LOGIN_URL = "account_login"
+
+# --- Redis: one server for cache, channel layer, worker registry and Celery ---------------
+REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every key this service writes starts with this prefix, so it can share a Redis server
+# (tests use a prefix of their own and delete their keys afterwards).
+REDIS_KEY_PREFIX = envstr("REDIS_KEY_PREFIX", "ot:")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX + "cache",
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": REDIS_KEY_PREFIX + "asgi",
+            "capacity": 500,
+            "expiry": 30,
+        },
+    }
+}
+
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX + "celery:"}
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE: dict[str, Any] = {}
+
+# --- Accounts (django-allauth) ---------------------------------------------------------------
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = envstr("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": envstr("LOGIN_RATE_LIMIT", "10/m/ip,5/5m/key"),
+    "signup": envstr("SIGNUP_RATE_LIMIT", "20/h/ip"),
+    "reset_password": "20/m/ip,5/m/key",
+}
+
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "openai-translate <noreply@localhost>")
+
+# --- Rooms and invites -----------------------------------------------------------------------
+INVITE_DEFAULT_EXPIRY_DAYS = envint("INVITE_DEFAULT_EXPIRY_DAYS", 7)
+
+# --- OpenAI Realtime Translation -------------------------------------------------------------
+OPENAI_API_KEY = envstr("OPENAI_API_KEY")
+# Without a key the service runs in demo mode against the local fake translator.
+DEMO_MODE = not OPENAI_API_KEY
+FAKE_OPENAI_HOST = envstr("FAKE_OPENAI_HOST", "127.0.0.1")
+FAKE_OPENAI_PORT = envint("FAKE_OPENAI_PORT", 8765)
+OPENAI_BASE_URL = envstr(
+    "OPENAI_BASE_URL",
+    f"http://{FAKE_OPENAI_HOST}:{FAKE_OPENAI_PORT}/v1" if DEMO_MODE else "https://api.openai.com/v1",
+)
+OPENAI_TRANSLATION_MODEL = envstr("OPENAI_TRANSLATION_MODEL", "gpt-realtime-translate")
+# Source-language captions ("the original underneath"); empty turns them off.
+OPENAI_INPUT_TRANSCRIPTION_MODEL = envstr("OPENAI_INPUT_TRANSCRIPTION_MODEL", "gpt-realtime-whisper")
+OPENAI_NOISE_REDUCTION = envstr("OPENAI_NOISE_REDUCTION", "far_field")
+# How much audio the worker gathers before each input_audio_buffer.append (the engine works
+# in 200 ms frames; smaller chunks cut latency at the cost of more messages).
+TRANSLATION_CHUNK_MS = envint("TRANSLATION_CHUNK_MS", 100)
+TRANSLATION_RECONNECT_MAX_DELAY = envfloat("TRANSLATION_RECONNECT_MAX_DELAY", 8.0)
+
+# --- Media workers ---------------------------------------------------------------------------
+# RTCIceServer dicts handed to both aiortc and the browser; empty keeps ICE on host candidates.
+ICE_SERVERS: list[dict[str, Any]] = envjson("ICE_SERVERS", [])
+# The addresses aiortc offers as host candidates; empty means every interface aioice finds.
+ICE_HOST_ADDRESSES = envlist("ICE_HOST_ADDRESSES", "")
+MEDIA_WORKER_CAPACITY = envint("MEDIA_WORKER_CAPACITY", 20)
+MEDIA_WORKER_HEARTBEAT_SECONDS = envfloat("MEDIA_WORKER_HEARTBEAT_SECONDS", 2.0)
+MEDIA_WORKER_HEARTBEAT_TTL = envfloat("MEDIA_WORKER_HEARTBEAT_TTL", 6.0)
+# The original voice under the translation, 0..1 (0 = off).
+DEFAULT_ORIGINAL_VOLUME = envfloat("DEFAULT_ORIGINAL_VOLUME", 0.15)
+PLAYOUT_MAX_MS = envint("PLAYOUT_MAX_MS", 3000)
+
+# --- Signalling limits -----------------------------------------------------------------------
+SIGNALLING_MAX_MESSAGE_BYTES = envint("SIGNALLING_MAX_MESSAGE_BYTES", 64 * 1024)
+SIGNALLING_RATE_PER_SECOND = envfloat("SIGNALLING_RATE_PER_SECOND", 20.0)
+SIGNALLING_RATE_BURST = envint("SIGNALLING_RATE_BURST", 60)
+
+# --- Production hardening --------------------------------------------------------------------
+if not DEBUG:
+    SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "aioice": {"level": "WARNING"},
+        "aiortc": {"level": "WARNING"},
+        "websockets": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+    },
+}

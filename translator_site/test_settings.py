@@ -1,0 +1,21 @@
+"""Settings for the test suite: the real settings with test-only isolation on top.
+
+The environment is set before the real settings are read, so processes that the tests
+start (daphne, media workers, the fake OpenAI) inherit exactly the same configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+# Our own key prefix in the shared Redis; the suite deletes its keys when it ends.
+os.environ.setdefault("REDIS_KEY_PREFIX", f"ot-test-{os.getpid()}-{secrets.token_hex(3)}:")
+os.environ.setdefault("ICE_HOST_ADDRESSES", "127.0.0.1")
+os.environ["ICE_SERVERS"] = "[]"
+os.environ["OPENAI_API_KEY"] = ""
+os.environ.setdefault("DEBUG", "1")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,602 @@
+"""A local stand-in for OpenAI's Realtime Translation WebSocket API, for tests and keyless demos.
+
+It speaks the protocol of `wss://api.openai.com/v1/realtime/translations` closely enough that the
+official SDK connects to it unchanged (`AsyncOpenAI(base_url=server.base_url)`). What comes back
+depends on a server-wide mode:
+
+- `tone`: every 200 ms frame's dominant frequency comes back multiplied by the target language's
+  `TONE_FACTORS` entry, so a test can tell which language it hears and that it is not the original.
+- `echo`: each append comes straight back, for latency measurements.
+- `demo`: the speaker's own voice, pitch-shifted and about a second late, for people without a key.
+
+Faults are injected through plain HTTP GETs on `/_fake/...` on the same port (loopback only):
+`drop`, `error?code=&message=&type=`, `stall?seconds=`, `reject?count=`, `stats`. They are GETs
+because the websockets server parses nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+import contextlib
+import ipaddress
+import json
+import logging
+import math
+import secrets
+import time
+from http import HTTPStatus
+from typing import Any, Literal, get_args
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from media_workers import dsp
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["tone", "echo", "demo"]
+MODES: tuple[str, ...] = get_args(Mode)
+
+OUTPUT_LANGUAGES = ("es", "pt", "fr", "ja", "ru", "zh", "de", "ko", "hi", "id", "vi", "it", "en")
+LANGUAGE_NAMES = {
+    "es": "Español",
+    "pt": "Português",
+    "fr": "Français",
+    "ja": "日本語",
+    "ru": "Русский",
+    "zh": "中文",
+    "de": "Deutsch",
+    "ko": "한국어",
+    "hi": "हिन्दी",
+    "id": "Bahasa Indonesia",
+    "vi": "Tiếng Việt",
+    "it": "Italiano",
+    "en": "English",
+}
+# Tone mode's "translation": at least 0.1 apart and at least 0.1 away from 1.0, so a frequency
+# measurement tells the languages apart and the translation apart from the original voice.
+TONE_FACTORS: dict[str, float] = {
+    "id": 0.5,
+    "ru": 0.6,
+    "fr": 0.7,
+    "de": 0.8,
+    "pt": 0.9,
+    "it": 1.15,
+    "en": 1.25,
+    "vi": 1.35,
+    "es": 1.5,
+    "ja": 1.6,
+    "zh": 1.7,
+    "ko": 1.8,
+    "hi": 1.9,
+}
+
+FRAME_SAMPLES = dsp.SAMPLE_RATE // 5
+FRAME_BYTES = FRAME_SAMPLES * 2
+DEMO_DELAY_MS = 1000
+DEMO_PITCH_FACTOR = 1.35
+# Demo captions: a frame this loud is speech; this many quiet frames (600 ms) end the utterance.
+SPEECH_RMS = 600.0
+SPEECH_HANGOVER_FRAMES = 3
+DEMO_TRANSCRIPT = "(demo translation to {language} — real translation needs an OPENAI_API_KEY) "
+DEMO_INPUT_TRANSCRIPT = "(your speech: demo mode does not transcribe) "
+ECHO_TRANSCRIPT_INTERVAL_S = 1.0
+# Pending events per session (about 40 s of frames): a reader that outruns the sender waits
+# instead of growing memory, which pushes back on the client through TCP like a busy server.
+MAX_PENDING_EVENTS = 400
+RECENT_ERRORS_KEPT = 20
+SESSION_LIFETIME_S = 3600
+TRANSLATION_PATHS = ("/v1/realtime/translations", "/realtime/translations")
+NOISE_REDUCTION_TYPES = ("near_field", "far_field")
+OUTPUT_EVENT_TYPES = (
+    "session.output_audio.delta",
+    "session.output_transcript.delta",
+    "session.input_transcript.delta",
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback IP address (IPv4-mapped IPv6 included)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def _event_id() -> str:
+    return f"event_{secrets.token_hex(10)}"
+
+
+def _json_response(status: HTTPStatus, body: object) -> Response:
+    data = json.dumps(body).encode()
+    headers = Headers(
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
+    )
+    return Response(status.value, status.phrase, headers, data)
+
+
+def _http_error(
+    status: HTTPStatus, message: str, code: str, error_type: str = "invalid_request_error"
+) -> Response:
+    return _json_response(status, {"error": {"type": error_type, "code": code, "message": message}})
+
+
+class InvalidRequestError(Exception):
+    """A client event the real API would answer with an `invalid_request_error`."""
+
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+
+
+def _as_object(value: object, param: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRequestError("invalid_type", f"Invalid type for '{param}': expected an object.", param)
+    return value
+
+
+def _reject_unknown(value: dict[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
+    for key in value:
+        if key not in allowed:
+            param = f"{prefix}.{key}"
+            raise InvalidRequestError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
+
+
+class _Session:
+    """One translation session: reads the client's events, queues output, sends it on time."""
+
+    def __init__(self, server: FakeOpenAIServer, connection: ServerConnection, model: str) -> None:
+        self.id = f"sess_{secrets.token_hex(8)}"
+        self.server = server
+        self.connection = connection
+        self.model = model
+        self.expires_at = int(time.time()) + SESSION_LIFETIME_S
+        self.language: str | None = None
+        self.transcription: dict[str, Any] | None = None
+        self.noise_reduction: dict[str, Any] | None = None
+        self.samples_in = 0
+        self.frames_out = 0
+        self._samples_translated = 0
+        self._pending_audio = bytearray()
+        self._outbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue(MAX_PENDING_EVENTS)
+        self._tone = dsp.ToneGenerator(0.0)
+        self._shifter = dsp.PitchShifter(DEMO_PITCH_FACTOR)
+        self._in_speech = False
+        self._quiet_frames = 0
+        self._last_echo_transcript = -math.inf
+        self._missing_language_reported = False
+
+    def describe(self) -> dict[str, Any]:
+        """The session object as the API shows it in session.created / session.updated."""
+        return {
+            "id": self.id,
+            "type": "translation",
+            "model": self.model,
+            "expires_at": self.expires_at,
+            "audio": {
+                "input": {"transcription": self.transcription, "noise_reduction": self.noise_reduction},
+                "output": {"language": self.language},
+            },
+        }
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "output_language": self.language,
+            "audio_seconds_received": self.samples_in / dsp.SAMPLE_RATE,
+            "frames_out": self.frames_out,
+        }
+
+    async def enqueue(self, event: dict[str, Any], hold_ms: int = 0) -> None:
+        event["event_id"] = _event_id()
+        await self._outbox.put((time.monotonic() + hold_ms / 1000.0, event))
+
+    async def enqueue_error(
+        self,
+        code: str,
+        message: str,
+        param: str | None = None,
+        error_type: str = "invalid_request_error",
+        client_event_id: str | None = None,
+    ) -> None:
+        error = {
+            "type": error_type,
+            "code": code,
+            "message": message,
+            "param": param,
+            "event_id": client_event_id,
+        }
+        await self.enqueue({"type": "error", "error": error})
+
+    async def run_sender(self) -> None:
+        """Send queued events once due; after session.closed, close the socket."""
+        try:
+            while True:
+                due, event = await self._outbox.get()
+                # Re-check after sleeping: a stall injected meanwhile moves the deadline.
+                while (wait := max(due, self.server.stalled_until) - time.monotonic()) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(wait)
+                await self.connection.send(json.dumps(event))
+                if event["type"] == "session.output_audio.delta":
+                    self.frames_out += 1
+                elif event["type"] == "error":
+                    self.server.recent_errors.append({"session": self.id, **event["error"]})
+                elif event["type"] == "session.closed":
+                    await self.connection.close()
+                    return
+        except ConnectionClosed:
+            return
+
+    async def handle(self, message: str | bytes) -> bool:
+        """Act on one client message; False once the client has asked to close the session."""
+        client_event_id: str | None = None
+        try:
+            try:
+                event = json.loads(message)
+            except ValueError as exc:
+                raise InvalidRequestError("invalid_json", f"The message is not valid JSON: {exc}.") from exc
+            event = _as_object(event, "event")
+            if isinstance(event.get("event_id"), str):
+                client_event_id = event["event_id"]
+            kind = event.get("type")
+            if kind == "session.input_audio_buffer.append":
+                await self._append(event)
+            elif kind == "session.update":
+                await self._update(event)
+            elif kind == "session.close":
+                await self._close()
+                return False
+            else:
+                raise InvalidRequestError(
+                    "invalid_value",
+                    f"Invalid value: {kind!r}. Supported values are: 'session.update', "
+                    "'session.input_audio_buffer.append' and 'session.close'.",
+                    "type",
+                )
+        except InvalidRequestError as exc:
+            logger.info("session %s: rejected client event: %s", self.id, exc.message)
+            await self.enqueue_error(exc.code, exc.message, exc.param, client_event_id=client_event_id)
+        return True
+
+    async def _update(self, event: dict[str, Any]) -> None:
+        # Validate everything before changing anything, so a rejected update changes nothing.
+        session = _as_object(event.get("session"), "session")
+        _reject_unknown(session, ("audio",), "session")
+        audio = _as_object(session.get("audio", {}), "session.audio")
+        _reject_unknown(audio, ("input", "output"), "session.audio")
+        language = self.language
+        if "output" in audio:
+            output = _as_object(audio["output"], "session.audio.output")
+            _reject_unknown(output, ("language",), "session.audio.output")
+            if "language" in output:
+                language = output["language"]
+                if language not in OUTPUT_LANGUAGES:
+                    raise InvalidRequestError(
+                        "invalid_value",
+                        f"Invalid value: {language!r}. Supported values are: {', '.join(OUTPUT_LANGUAGES)}.",
+                        "session.audio.output.language",
+                    )
+        transcription = self.transcription
+        noise_reduction = self.noise_reduction
+        if "input" in audio:
+            audio_input = _as_object(audio["input"], "session.audio.input")
+            _reject_unknown(audio_input, ("transcription", "noise_reduction"), "session.audio.input")
+            if "transcription" in audio_input:
+                transcription = self._transcription(audio_input["transcription"])
+            if "noise_reduction" in audio_input:
+                noise_reduction = self._noise_reduction(audio_input["noise_reduction"])
+        self.language, self.transcription, self.noise_reduction = language, transcription, noise_reduction
+        logger.info("session %s: output language %s", self.id, self.language)
+        await self.enqueue({"type": "session.updated", "session": self.describe()})
+
+    @staticmethod
+    def _transcription(value: object) -> dict[str, Any] | None:
+        param = "session.audio.input.transcription"
+        if value is None:
+            return None
+        value = _as_object(value, param)
+        _reject_unknown(value, ("model",), param)
+        if not isinstance(value.get("model"), str) or not value["model"]:
+            raise InvalidRequestError(
+                "missing_required_parameter", f"Missing '{param}.model'.", f"{param}.model"
+            )
+        return {"model": value["model"]}
+
+    def _noise_reduction(self, value: object) -> dict[str, Any] | None:
+        param = "session.audio.input.noise_reduction"
+        if value is None:
+            return None
+        value = _as_object(value, param)
+        _reject_unknown(value, ("type", "strength"), param)
+        if value.get("type") not in NOISE_REDUCTION_TYPES:
+            raise InvalidRequestError(
+                "invalid_value", f"Invalid value: {value.get('type')!r} for '{param}.type'.", f"{param}.type"
+            )
+        # The API keeps the current strength when an update leaves it out; 1 when first enabled.
+        strength = value.get("strength", (self.noise_reduction or {}).get("strength", 1.0))
+        if not isinstance(strength, int | float) or isinstance(strength, bool):
+            raise InvalidRequestError(
+                "invalid_type", f"'{param}.strength' must be a number.", f"{param}.strength"
+            )
+        return {"type": value["type"], "strength": float(strength)}
+
+    async def _append(self, event: dict[str, Any]) -> None:
+        audio = event.get("audio")
+        if not isinstance(audio, str):
+            raise InvalidRequestError(
+                "missing_required_parameter", "Missing required parameter: 'audio'.", "audio"
+            )
+        try:
+            data = base64.b64decode(audio, validate=True)
+        except binascii.Error as exc:
+            raise InvalidRequestError("invalid_value", "'audio' is not valid base64.", "audio") from exc
+        if len(data) % 2:
+            raise InvalidRequestError(
+                "invalid_value", "'audio' must be PCM16: an even number of bytes.", "audio"
+            )
+        self.samples_in += len(data) // 2
+        if self.language is None:
+            # Once, not per append: a client that forgot session.update would drown in errors.
+            if not self._missing_language_reported:
+                self._missing_language_reported = True
+                raise InvalidRequestError(
+                    "missing_required_parameter",
+                    "Set session.audio.output.language with session.update before appending audio.",
+                    "session.audio.output.language",
+                )
+            return
+        if self.server.mode == "echo":
+            await self._echo(data)
+            return
+        self._pending_audio.extend(data)
+        while len(self._pending_audio) >= FRAME_BYTES:
+            frame = bytes(self._pending_audio[:FRAME_BYTES])
+            del self._pending_audio[:FRAME_BYTES]
+            await self._translate_frame(dsp.pcm16_to_array(frame))
+
+    async def _close(self) -> None:
+        if self._pending_audio and self.language is not None:
+            await self._translate_frame(dsp.pcm16_to_array(bytes(self._pending_audio)))
+        self._pending_audio.clear()
+        await self.enqueue({"type": "session.closed"})
+
+    async def _echo(self, data: bytes) -> None:
+        elapsed_ms = self._samples_translated * 1000 // dsp.SAMPLE_RATE
+        self._samples_translated += len(data) // 2
+        text = None
+        now = time.monotonic()
+        if now - self._last_echo_transcript >= ECHO_TRANSCRIPT_INTERVAL_S:
+            self._last_echo_transcript = now
+            text = "[echo] "
+        await self._emit(data, elapsed_ms, text, text)
+
+    async def _translate_frame(self, samples: dsp.Pcm16) -> None:
+        elapsed_ms = self._samples_translated * 1000 // dsp.SAMPLE_RATE
+        self._samples_translated += samples.size
+        if self.server.mode == "tone":
+            audio, output_text, input_text = self._tone_frame(samples)
+        else:
+            audio, output_text, input_text = self._demo_frame(samples)
+        await self._emit(dsp.array_to_pcm16(audio), elapsed_ms, output_text, input_text)
+
+    def _tone_frame(self, samples: dsp.Pcm16) -> tuple[dsp.Pcm16, str | None, str | None]:
+        assert self.language is not None
+        source = dsp.dominant_frequency(samples)
+        if source is None:
+            return np.zeros_like(samples), None, None
+        self._tone.freq = source * TONE_FACTORS[self.language]
+        return self._tone.next(samples.size), f"[tone {self._tone.freq:.0f} Hz] ", f"[tone {source:.0f} Hz] "
+
+    def _demo_frame(self, samples: dsp.Pcm16) -> tuple[dsp.Pcm16, str | None, str | None]:
+        assert self.language is not None
+        # Shift even the quiet frames so the shifter's delay line stays continuous.
+        shifted = self._shifter.process(samples)
+        level = dsp.rms(samples)
+        audio = shifted if level >= dsp.SILENCE_RMS else np.zeros_like(samples)
+        if level >= SPEECH_RMS:
+            self._quiet_frames = 0
+            if not self._in_speech:
+                self._in_speech = True
+                language = LANGUAGE_NAMES[self.language]
+                return audio, DEMO_TRANSCRIPT.format(language=language), DEMO_INPUT_TRANSCRIPT
+        elif self._in_speech:
+            self._quiet_frames += 1
+            self._in_speech = self._quiet_frames < SPEECH_HANGOVER_FRAMES
+        return audio, None, None
+
+    async def _emit(
+        self, pcm: bytes, elapsed_ms: int, output_text: str | None, input_text: str | None
+    ) -> None:
+        hold_ms = self.server.delay_ms + (DEMO_DELAY_MS if self.server.mode == "demo" else 0)
+        delta = base64.b64encode(pcm).decode()
+        await self.enqueue(
+            {
+                "type": "session.output_audio.delta",
+                "delta": delta,
+                "sample_rate": dsp.SAMPLE_RATE,
+                "channels": 1,
+                "format": "pcm16",
+                "elapsed_ms": elapsed_ms,
+            },
+            hold_ms,
+        )
+        if output_text is not None:
+            await self.enqueue(
+                {"type": "session.output_transcript.delta", "delta": output_text, "elapsed_ms": elapsed_ms},
+                hold_ms,
+            )
+        if input_text is not None and self.transcription is not None:
+            await self.enqueue(
+                {"type": "session.input_transcript.delta", "delta": input_text, "elapsed_ms": elapsed_ms},
+                hold_ms,
+            )
+
+
+class FakeOpenAIServer:
+    """A local WebSocket server that speaks OpenAI's Realtime Translation protocol."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, mode: str = "demo", delay_ms: int = 0) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if delay_ms < 0:
+            raise ValueError("delay_ms must not be negative")
+        self.host = host
+        self.mode = mode
+        self.delay_ms = delay_ms
+        self.stalled_until = 0.0
+        self.total_connections = 0
+        self.recent_errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_ERRORS_KEPT)
+        self._port = port
+        self._reject_remaining = 0
+        self._sessions: dict[str, _Session] = {}
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The listening port (the one the OS picked when constructed with port 0)."""
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as the SDK client's `base_url`."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}/v1"
+
+    async def start(self) -> None:
+        self._server = await serve(self._handle, self.host, self._port, process_request=self._process_request)
+        self._port = next(iter(self._server.sockets)).getsockname()[1]
+        logger.info(
+            "fake OpenAI listening on %s (mode %s, delay %d ms)", self.base_url, self.mode, self.delay_ms
+        )
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        await self._server.wait_closed()
+        self._server = None
+        logger.info("fake OpenAI stopped")
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled, then stop."""
+        if self._server is None:
+            await self.start()
+        try:
+            await asyncio.Future()
+        finally:
+            await self.stop()
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        if url.path.startswith("/_fake/"):
+            return await self._control(connection, url.path.removeprefix("/_fake/"), parse_qs(url.query))
+        if url.path.rstrip("/") not in TRANSLATION_PATHS:
+            return _http_error(HTTPStatus.NOT_FOUND, f"No such endpoint: {url.path}", "not_found")
+        if self._reject_remaining > 0:
+            self._reject_remaining -= 1
+            return _http_error(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "Injected fault: try again later.",
+                "unavailable",
+                "server_error",
+            )
+        if "OpenAI-Beta" in request.headers:
+            return _http_error(
+                HTTPStatus.BAD_REQUEST,
+                "The OpenAI-Beta header is not supported: the beta Realtime shape is switched off.",
+                "beta_header_not_supported",
+            )
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _http_error(
+                HTTPStatus.UNAUTHORIZED, "Missing bearer authentication in header.", "invalid_api_key"
+            )
+        if not parse_qs(url.query).get("model", [""])[0]:
+            return _http_error(
+                HTTPStatus.BAD_REQUEST, "Missing required parameter: 'model'.", "missing_required_parameter"
+            )
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        model = parse_qs(urlsplit(connection.request.path).query)["model"][0] if connection.request else ""
+        session = _Session(self, connection, model)
+        self._sessions[session.id] = session
+        self.total_connections += 1
+        logger.info("session %s: opened (model %s)", session.id, model)
+        sender = asyncio.create_task(session.run_sender())
+        try:
+            await session.enqueue({"type": "session.created", "session": session.describe()})
+            async for message in connection:
+                if not await session.handle(message):
+                    # session.close: the sender flushes what is queued, then closes the socket.
+                    await sender
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            del self._sessions[session.id]
+            logger.info(
+                "session %s: closed after %.1f s of audio", session.id, session.samples_in / dsp.SAMPLE_RATE
+            )
+
+    async def _control(
+        self, connection: ServerConnection, action: str, query: dict[str, list[str]]
+    ) -> Response:
+        peer = connection.remote_address
+        if not (isinstance(peer, tuple) and is_loopback(str(peer[0]))):
+            return _http_error(HTTPStatus.FORBIDDEN, "The control API is loopback-only.", "forbidden")
+        try:
+            if action == "drop":
+                sessions = list(self._sessions.values())
+                for session in sessions:
+                    # Abort the TCP connection: no close frame, as when a network path dies.
+                    session.connection.transport.abort()
+                logger.info("fault: dropped %d sessions", len(sessions))
+                return _json_response(HTTPStatus.OK, {"dropped": len(sessions)})
+            if action == "error":
+                code = query.get("code", ["server_error"])[0]
+                message = query.get("message", ["Injected fault."])[0]
+                error_type = query.get("type", ["server_error"])[0]
+                sessions = list(self._sessions.values())
+                for session in sessions:
+                    await session.enqueue_error(code, message, error_type=error_type)
+                return _json_response(HTTPStatus.OK, {"sent": len(sessions)})
+            if action == "stall":
+                seconds = float(query.get("seconds", ["5"])[0])
+                self.stalled_until = time.monotonic() + seconds
+                logger.info("fault: output stalled for %.1f s", seconds)
+                return _json_response(HTTPStatus.OK, {"stalled_seconds": seconds})
+            if action == "reject":
+                self._reject_remaining = int(query.get("count", ["1"])[0])
+                return _json_response(HTTPStatus.OK, {"rejecting": self._reject_remaining})
+            if action == "stats":
+                return _json_response(HTTPStatus.OK, self.stats())
+        except ValueError as exc:
+            return _http_error(HTTPStatus.BAD_REQUEST, f"Bad parameter: {exc}", "invalid_value")
+        return _http_error(HTTPStatus.NOT_FOUND, f"No such control action: {action}", "not_found")
+
+    def stats(self) -> dict[str, Any]:
+        """Open sessions, total connections and the most recent error events sent."""
+        return {
+            "mode": self.mode,
+            "delay_ms": self.delay_ms,
+            "total_connections": self.total_connections,
+            "sessions": [session.stats() for session in self._sessions.values()],
+            "recent_errors": list(self.recent_errors),
+        }

@@ -56,7 +56,9 @@ def test_it_resamples_what_aiortcs_opus_decoder_yields() -> None:
     for i in range(0, len(source), FRAME_SAMPLES):
         payloads, timestamp = encoder.encode(pcm_to_frame(source[i : i + FRAME_SAMPLES], i))
         for payload in payloads:
-            decoded += decoder.decode(JitterFrame(data=payload, timestamp=timestamp))
+            for frame in decoder.decode(JitterFrame(data=payload, timestamp=timestamp)):
+                assert isinstance(frame, av.AudioFrame)
+                decoded.append(frame)
 
     assert {(f.format.name, f.layout.name, f.sample_rate, f.samples) for f in decoded} == {
         ("s16", "stereo", 48000, 960)

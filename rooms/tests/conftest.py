@@ -1,0 +1,100 @@
+"""The people in the room tests: an owner, an invited member, a guest, an outsider and staff."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.test import Client
+
+from rooms import services
+from rooms.models import Room
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Forget allauth's rate-limit counters between tests.
+
+    Only this run's cache keys go: `cache.clear()` would FLUSHDB the Redis that other
+    processes share.
+    """
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    pattern = settings.CACHES["default"]["KEY_PREFIX"] + ":*"
+    keys = list(client.scan_iter(match=pattern, count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+    yield
+
+
+def make_user(email: str, display_name: str, hear_language: str = "en", **extra: object) -> AbstractUser:
+    user = get_user_model().objects.create_user(username=email, email=email, password=PASSWORD, **extra)
+    services.profile_update(
+        profile=user.profile,
+        display_name=display_name,
+        hear_language=hear_language,
+        speak_language=hear_language,
+    )
+    return user
+
+
+@pytest.fixture
+def owner(db: None) -> AbstractUser:
+    return make_user("olivia@example.com", "Olivia", "en")
+
+
+@pytest.fixture
+def room_and_token(owner: AbstractUser) -> tuple[Room, str]:
+    room, issued = services.room_create(owner=owner, name="Kitchen table")
+    return room, issued.token
+
+
+@pytest.fixture
+def room(room_and_token: tuple[Room, str]) -> Room:
+    return room_and_token[0]
+
+
+@pytest.fixture
+def token(room_and_token: tuple[Room, str]) -> str:
+    """The plain token of the room's first invite."""
+    return room_and_token[1]
+
+
+@pytest.fixture
+def member(room: Room, token: str) -> AbstractUser:
+    user = make_user("mateo@example.com", "Mateo", "es")
+    services.invite_accept(token=token, user=user)
+    return user
+
+
+@pytest.fixture
+def guest(room: Room, token: str) -> AbstractUser:
+    return services.guest_join(token=token, display_name="Greta", language="de")
+
+
+@pytest.fixture
+def outsider(db: None) -> AbstractUser:
+    return make_user("otto@example.com", "Otto", "fr")
+
+
+@pytest.fixture
+def staff(db: None) -> AbstractUser:
+    return make_user("sam@example.com", "Sam Staff", "en", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def client_for() -> Callable[[AbstractUser], Client]:
+    """A browser of its own for each person, already logged in."""
+
+    def make(user: AbstractUser) -> Client:
+        client = Client()
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return make

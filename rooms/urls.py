@@ -8,5 +8,16 @@ app_name = "rooms"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("profile/", views.profile, name="profile"),
     path("rooms/", views.room_list, name="list"),
+    path("rooms/new/", views.room_create, name="create"),
+    path("r/<str:public_id>/", views.room_detail, name="detail"),
+    path("r/<str:public_id>/language/", views.room_language, name="language"),
+    path("r/<str:public_id>/rename/", views.room_rename, name="rename"),
+    path("r/<str:public_id>/close/", views.room_close, name="close"),
+    path("r/<str:public_id>/reopen/", views.room_reopen, name="reopen"),
+    path("r/<str:public_id>/delete/", views.room_delete, name="delete"),
+    path("r/<str:public_id>/invites/", views.invite_create, name="invite_create"),
+    path("r/<str:public_id>/invites/<int:invite_id>/revoke/", views.invite_revoke, name="invite_revoke"),
+    path("i/<str:token>/", views.invite, name="invite"),
 ]

@@ -1,11 +1,279 @@
+"""Pages for people: home, profile, rooms and invites. Each view checks, calls a service, renders."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import GuestJoinForm, InviteForm, MembershipLanguageForm, ProfileForm, RoomNameForm
+from .models import Invite, Room
+from .selectors import InviteFailure
+
+View = Callable[..., HttpResponse]
+
+# Plain invite tokens live only in the owner's session, so the link can be shown again there.
+SESSION_TOKENS = "invite_tokens"
+
+INVITE_FAILURE_PAGES: dict[InviteFailure, tuple[int, str, str]] = {
+    InviteFailure.UNKNOWN: (
+        404,
+        "This invite link doesn't work",
+        "There is no invite with this link. Check that you copied all of it, or ask for a new one.",
+    ),
+    InviteFailure.EXPIRED: (
+        410,
+        "This invite has expired",
+        "Invites are valid for a limited time. Ask the person who invited you for a new link.",
+    ),
+    InviteFailure.REVOKED: (
+        410,
+        "This invite was withdrawn",
+        "The room's owner revoked this invite. Ask them for a new link.",
+    ),
+    InviteFailure.USED_UP: (
+        410,
+        "This invite has been used up",
+        "As many people as this invite allows have already joined with it. Ask for a new link.",
+    ),
+    InviteFailure.ROOM_CLOSED: (
+        410,
+        "This room is closed",
+        "The room's owner has closed it, so nobody can join for now.",
+    ),
+    InviteFailure.GUESTS_NOT_ALLOWED: (
+        403,
+        "This room is for account holders",
+        "The room's owner does not let guests in. Sign up or log in to join.",
+    ),
+    InviteFailure.GUEST_ELSEWHERE: (
+        403,
+        "You are a guest in another room",
+        "A guest pass is good for one room only. Log out, then open this link again to join as a new "
+        "guest, or sign up for an account.",
+    ),
+}
+
+
+def account_required(view: View) -> View:
+    """Signed-in people with an account; guests are sent back to the one room they may use."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if selectors.is_guest(request.user):
+            room = selectors.guest_room(request.user)
+            if room is None:
+                return render(request, "rooms/guest_ended.html", status=410)
+            return redirect(room_url(room))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def room_url(room: Room) -> str:
+    return reverse("rooms:detail", args=[room.public_id])
+
+
+def _remember_token(request: HttpRequest, invite: Invite, token: str) -> None:
+    tokens = request.session.get(SESSION_TOKENS, {})
+    tokens[str(invite.pk)] = token
+    request.session[SESSION_TOKENS] = tokens
+
+
+def _forget_token(request: HttpRequest, invite: Invite) -> None:
+    tokens = request.session.get(SESSION_TOKENS, {})
+    if tokens.pop(str(invite.pk), None) is not None:
+        request.session[SESSION_TOKENS] = tokens
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("openai-translate")
+    if request.user.is_authenticated:
+        return redirect("rooms:list")
+    return render(request, "home.html")
 
 
+@account_required
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user.profile)
+    if request.method == "POST" and form.is_valid():
+        services.profile_update(profile=request.user.profile, **form.cleaned_data)
+        messages.success(request, "Your profile is saved.")
+        return redirect("rooms:profile")
+    return render(request, "rooms/profile.html", {"form": form})
+
+
+@account_required
 def room_list(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("rooms")
+    rooms = selectors.rooms_for_user(request.user)
+    return render(request, "rooms/list.html", {"rooms": rooms, "form": RoomNameForm()})
+
+
+@account_required
+def room_create(request: HttpRequest) -> HttpResponse:
+    form = RoomNameForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        room, issued = services.room_create(owner=request.user, name=form.cleaned_data["name"])
+        _remember_token(request, issued.invite, issued.token)
+        messages.success(
+            request, "Room created. Share the invite link below with the people you want to talk to."
+        )
+        return redirect(room_url(room))
+    return render(request, "rooms/create.html", {"form": form})
+
+
+@login_required
+def room_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    room = selectors.room_for_viewer(public_id=public_id, user=request.user)
+    membership = selectors.membership_for(room=room, user=request.user)
+    context: dict[str, Any] = {
+        "room": room,
+        "membership": membership,
+        "members": selectors.room_members(room),
+        "ws_path": f"/ws/rooms/{room.public_id}/",
+        "is_owner": room.owner_id == request.user.pk,
+    }
+    if membership is not None:
+        context["language_form"] = MembershipLanguageForm(
+            initial={"hear_language": membership.hear_language},
+            profile_language=request.user.profile.hear_language,
+        )
+    if context["is_owner"]:
+        tokens = request.session.get(SESSION_TOKENS, {})
+        invites = list(selectors.active_invites(room))
+        context["shared_invites"] = [
+            (invite, selectors.invite_link(tokens[str(invite.pk)]))
+            for invite in invites
+            if str(invite.pk) in tokens
+        ]
+        context["other_invites"] = [invite for invite in invites if str(invite.pk) not in tokens]
+        context["invite_form"] = InviteForm()
+    return render(request, "rooms/detail.html", context)
+
+
+@login_required
+@require_POST
+def room_language(request: HttpRequest, public_id: str) -> HttpResponse:
+    room = selectors.room_for_viewer(public_id=public_id, user=request.user)
+    membership = get_object_or_404(room.memberships, user=request.user)
+    form = MembershipLanguageForm(request.POST, profile_language=request.user.profile.hear_language)
+    if form.is_valid():
+        services.membership_set_language(
+            membership=membership, hear_language=form.cleaned_data["hear_language"]
+        )
+        messages.success(request, "Your language for this room is saved.")
+    else:
+        messages.error(request, "Please choose one of the listed languages.")
+    return redirect(room_url(room))
+
+
+@account_required
+def room_rename(request: HttpRequest, public_id: str) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    form = RoomNameForm(request.POST or None, instance=room)
+    if request.method == "POST" and form.is_valid():
+        services.room_rename(room=room, name=form.cleaned_data["name"])
+        messages.success(request, "Room renamed.")
+        return redirect(room_url(room))
+    return render(request, "rooms/rename.html", {"room": room, "form": form})
+
+
+@account_required
+@require_POST
+def room_close(request: HttpRequest, public_id: str) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    services.room_close(room=room)
+    messages.success(request, "Room closed. Nobody can join until you reopen it.")
+    return redirect(room_url(room))
+
+
+@account_required
+@require_POST
+def room_reopen(request: HttpRequest, public_id: str) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    services.room_reopen(room=room)
+    messages.success(request, "Room reopened.")
+    return redirect(room_url(room))
+
+
+@account_required
+def room_delete(request: HttpRequest, public_id: str) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    if request.method == "POST":
+        services.room_delete(room=room)
+        messages.success(request, f"Room “{room.name}” deleted.")
+        return redirect("rooms:list")
+    return render(request, "rooms/delete.html", {"room": room})
+
+
+@account_required
+@require_POST
+def invite_create(request: HttpRequest, public_id: str) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The invite was not created: days must be 1 to 365 and uses at least 1.")
+        return redirect(room_url(room))
+    issued = services.invite_create(room=room, created_by=request.user, **form.cleaned_data)
+    _remember_token(request, issued.invite, issued.token)
+    messages.success(request, "New invite created.")
+    return redirect(room_url(room))
+
+
+@account_required
+@require_POST
+def invite_revoke(request: HttpRequest, public_id: str, invite_id: int) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    invite = get_object_or_404(room.invites, pk=invite_id)
+    services.invite_revoke(invite=invite)
+    _forget_token(request, invite)
+    messages.success(request, "Invite revoked. Its link no longer lets anyone in.")
+    return redirect(room_url(room))
+
+
+def _invite_failure(request: HttpRequest, error: services.InviteError) -> HttpResponse:
+    status, title, explanation = INVITE_FAILURE_PAGES[error.reason]
+    context = {
+        "title": title,
+        "explanation": explanation,
+        "reason": error.reason.value,
+        "invite": error.invite,
+    }
+    return render(request, "rooms/invite_error.html", context, status=status)
+
+
+def invite(request: HttpRequest, token: str) -> HttpResponse:
+    if request.user.is_authenticated:
+        try:
+            membership = services.invite_accept(token=token, user=request.user)
+        except services.InviteError as error:
+            return _invite_failure(request, error)
+        return redirect(room_url(membership.room))
+    found = selectors.invite_lookup(token)
+    problem = InviteFailure.UNKNOWN if found is None else selectors.invite_problem(found)
+    if problem is not None:
+        return _invite_failure(request, services.InviteError(problem, found))
+    form = GuestJoinForm(request.POST or None) if found.room.allow_guests else None
+    if request.method == "POST" and form is not None and form.is_valid():
+        try:
+            guest = services.guest_join(
+                token=token,
+                display_name=form.cleaned_data["display_name"],
+                language=form.cleaned_data["language"],
+            )
+        except services.InviteError as error:
+            return _invite_failure(request, error)
+        login(request, guest, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(room_url(found.room))
+    return render(
+        request, "rooms/invite.html", {"room": found.room, "form": form, "invite_path": request.path}
+    )

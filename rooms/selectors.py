@@ -1,0 +1,101 @@
+"""Reads: which rooms a person may see, who is in them, and what an invite token points at."""
+
+from __future__ import annotations
+
+import enum
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q, QuerySet
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+
+from .models import Invite, Membership, Room
+
+
+class InviteFailure(enum.StrEnum):
+    """Why an invite cannot be used; each one gets its own page."""
+
+    UNKNOWN = "unknown"
+    ROOM_CLOSED = "room_closed"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    USED_UP = "used_up"
+    GUESTS_NOT_ALLOWED = "guests_not_allowed"
+    GUEST_ELSEWHERE = "guest_elsewhere"
+
+
+def is_guest(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and getattr(user, "profile", None) and user.profile.is_guest)
+
+
+def rooms_for_user(user: AbstractBaseUser) -> QuerySet[Room]:
+    """Rooms the person owns or belongs to, newest first."""
+    return Room.objects.filter(Q(owner=user) | Q(memberships__user=user)).distinct().select_related("owner")
+
+
+def room_for_viewer(*, public_id: str, user: AbstractBaseUser | AnonymousUser) -> Room:
+    """The room if the person is a member or staff; a 404 otherwise, so outsiders learn nothing."""
+    room = Room.objects.filter(public_id=public_id).select_related("owner").first()
+    if room is None or not user.is_authenticated:
+        raise Http404("No such room")
+    if user.is_staff or room.memberships.filter(user=user).exists():
+        return room
+    raise Http404("No such room")
+
+
+def room_for_owner(*, public_id: str, user: AbstractBaseUser | AnonymousUser) -> Room:
+    """The room if the person owns it; members who are not the owner are refused."""
+    room = room_for_viewer(public_id=public_id, user=user)
+    if room.owner_id != user.pk:
+        raise PermissionDenied("Only the room's owner can do that.")
+    return room
+
+
+def membership_for(*, room: Room, user: AbstractBaseUser) -> Membership | None:
+    return Membership.objects.filter(room=room, user=user).select_related("user__profile").first()
+
+
+def room_members(room: Room) -> QuerySet[Membership]:
+    return room.memberships.select_related("user__profile").order_by("joined_at")
+
+
+def guest_room(user: AbstractBaseUser) -> Room | None:
+    """The one room a guest account was made for (None once that room is gone)."""
+    membership = Membership.objects.filter(user=user).select_related("room").first()
+    return membership.room if membership else None
+
+
+def invite_lookup(token: str) -> Invite | None:
+    return Invite.objects.filter(token_hash=Invite.hash_token(token)).select_related("room").first()
+
+
+def invite_problem(invite: Invite) -> InviteFailure | None:
+    """What stops this invite from letting someone in right now, if anything."""
+    if invite.room.is_closed:
+        return InviteFailure.ROOM_CLOSED
+    if invite.is_revoked:
+        return InviteFailure.REVOKED
+    if invite.is_expired:
+        return InviteFailure.EXPIRED
+    if invite.is_used_up:
+        return InviteFailure.USED_UP
+    return None
+
+
+def usable_invites() -> QuerySet[Invite]:
+    """Invites that are neither revoked, expired nor used up (the room's state is checked apart)."""
+    return Invite.objects.filter(revoked_at__isnull=True, expires_at__gt=timezone.now()).filter(
+        Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses"))
+    )
+
+
+def active_invites(room: Room) -> QuerySet[Invite]:
+    return usable_invites().filter(room=room).order_by("-created_at")
+
+
+def invite_link(token: str) -> str:
+    """The absolute link, on the address other devices on the network use to reach us."""
+    return settings.PUBLIC_BASE_URL + reverse("rooms:invite", args=[token])

@@ -1,0 +1,206 @@
+"""Writes: rooms, invites, memberships and profiles change only through these functions."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from typing import NamedTuple
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .languages import OUTPUT_LANGUAGES
+from .models import Invite, Membership, Profile, Room
+from .selectors import InviteFailure, invite_lookup, invite_problem, is_guest, usable_invites
+
+logger = logging.getLogger(__name__)
+
+
+class InviteError(Exception):
+    """An invite could not be used; `reason` says why."""
+
+    def __init__(self, reason: InviteFailure, invite: Invite | None = None) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.invite = invite
+
+
+class IssuedInvite(NamedTuple):
+    """A new invite and its plain token, which exists only at this moment."""
+
+    invite: Invite
+    token: str
+
+
+def _check_language(code: str) -> None:
+    if code not in OUTPUT_LANGUAGES:
+        raise ValueError(f"Unknown language {code!r}")
+
+
+@transaction.atomic
+def room_create(*, owner: AbstractBaseUser, name: str) -> tuple[Room, IssuedInvite]:
+    """Create a room owned by `owner`, with the owner's membership and a first invite."""
+    room = Room.objects.create(owner=owner, name=name)
+    Membership.objects.create(room=room, user=owner, role=Membership.Role.OWNER)
+    issued = invite_create(
+        room=room, created_by=owner, expires_in_days=settings.INVITE_DEFAULT_EXPIRY_DAYS, max_uses=None
+    )
+    logger.info("room %s created by user %s", room.public_id, owner.pk)
+    return room, issued
+
+
+@transaction.atomic
+def room_rename(*, room: Room, name: str) -> Room:
+    """Give the room a new name."""
+    room.name = name
+    room.save(update_fields=["name"])
+    return room
+
+
+@transaction.atomic
+def room_close(*, room: Room) -> Room:
+    """Close the room: nobody can join it until it is reopened."""
+    if room.closed_at is None:
+        room.closed_at = timezone.now()
+        room.save(update_fields=["closed_at"])
+        logger.info("room %s closed", room.public_id)
+    return room
+
+
+@transaction.atomic
+def room_reopen(*, room: Room) -> Room:
+    """Open a closed room again."""
+    if room.closed_at is not None:
+        room.closed_at = None
+        room.save(update_fields=["closed_at"])
+        logger.info("room %s reopened", room.public_id)
+    return room
+
+
+@transaction.atomic
+def room_delete(*, room: Room) -> None:
+    """Delete the room with its memberships and invites."""
+    logger.info("room %s deleted", room.public_id)
+    room.delete()
+
+
+@transaction.atomic
+def invite_create(
+    *, room: Room, created_by: AbstractBaseUser, expires_in_days: int, max_uses: int | None
+) -> IssuedInvite:
+    """Make an invite; only the SHA-256 of its token is stored."""
+    token = secrets.token_urlsafe(24)
+    invite = Invite.objects.create(
+        room=room,
+        created_by=created_by,
+        token_hash=Invite.hash_token(token),
+        expires_at=timezone.now() + timedelta(days=expires_in_days),
+        max_uses=max_uses,
+    )
+    logger.info("invite %s created for room %s", invite.pk, room.public_id)
+    return IssuedInvite(invite, token)
+
+
+@transaction.atomic
+def invite_revoke(*, invite: Invite) -> Invite:
+    """Stop the invite from letting anyone else in; people already in stay."""
+    if invite.revoked_at is None:
+        invite.revoked_at = timezone.now()
+        invite.save(update_fields=["revoked_at"])
+        logger.info("invite %s revoked in room %s", invite.pk, invite.room.public_id)
+    return invite
+
+
+def _find_invite(token: str) -> Invite:
+    invite = invite_lookup(token)
+    if invite is None:
+        raise InviteError(InviteFailure.UNKNOWN)
+    return invite
+
+
+def _raise_if_unusable(invite: Invite) -> None:
+    problem = invite_problem(invite)
+    if problem is not None:
+        raise InviteError(problem, invite)
+
+
+def _join(*, invite: Invite, user: AbstractBaseUser, role: Membership.Role) -> Membership:
+    """Add the person to the invite's room and count one use; the caller's transaction undoes both."""
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(room=invite.room, user=user, role=role, invite=invite)
+    except IntegrityError:
+        # The same person's other request got in first: they are a member, and it counted the use.
+        return Membership.objects.get(room=invite.room, user=user)
+    # One conditional UPDATE: of two people racing for the last use, exactly one gets a row.
+    consumed = usable_invites().filter(pk=invite.pk, room__closed_at__isnull=True).update(uses=F("uses") + 1)
+    if not consumed:
+        invite.refresh_from_db()
+        invite.room.refresh_from_db()
+        raise InviteError(invite_problem(invite) or InviteFailure.USED_UP, invite)
+    logger.info("user %s joined room %s as %s by invite %s", user.pk, invite.room.public_id, role, invite.pk)
+    return membership
+
+
+@transaction.atomic
+def invite_accept(*, token: str, user: AbstractBaseUser) -> Membership:
+    """Let a signed-in person into the invite's room (a member already just stays one)."""
+    invite = _find_invite(token)
+    existing = Membership.objects.filter(room=invite.room, user=user).first()
+    if existing is not None:
+        return existing
+    if is_guest(user):
+        raise InviteError(InviteFailure.GUEST_ELSEWHERE, invite)
+    _raise_if_unusable(invite)
+    return _join(invite=invite, user=user, role=Membership.Role.MEMBER)
+
+
+@transaction.atomic
+def guest_join(*, token: str, display_name: str, language: str) -> AbstractBaseUser:
+    """Make an account-less guest for the invite's room and let them in."""
+    _check_language(language)
+    invite = _find_invite(token)
+    _raise_if_unusable(invite)
+    if not invite.room.allow_guests:
+        raise InviteError(InviteFailure.GUESTS_NOT_ALLOWED, invite)
+    user = get_user_model().objects.create_user(username=f"guest-{secrets.token_hex(8)}", password=None)
+    Profile.objects.update_or_create(
+        user=user,
+        defaults={
+            "display_name": display_name,
+            "hear_language": language,
+            "speak_language": language,
+            "is_guest": True,
+        },
+    )
+    _join(invite=invite, user=user, role=Membership.Role.GUEST)
+    return user
+
+
+@transaction.atomic
+def profile_update(
+    *, profile: Profile, display_name: str, hear_language: str, speak_language: str
+) -> Profile:
+    """Change a person's name and languages."""
+    _check_language(hear_language)
+    _check_language(speak_language)
+    profile.display_name = display_name
+    profile.hear_language = hear_language
+    profile.speak_language = speak_language
+    profile.save(update_fields=["display_name", "hear_language", "speak_language"])
+    return profile
+
+
+@transaction.atomic
+def membership_set_language(*, membership: Membership, hear_language: str) -> Membership:
+    """Set what this person hears in this room; an empty string goes back to their profile's choice."""
+    if hear_language:
+        _check_language(hear_language)
+    membership.hear_language = hear_language
+    membership.save(update_fields=["hear_language"])
+    return membership

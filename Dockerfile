@@ -1,0 +1,26 @@
+# One image for every process of the service: web, media worker, celery and beat
+# (docker-compose.yml picks the command). Production sketch; see README.md.
+FROM python:3.11.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Dependencies first, from pyproject.toml alone, so a code change reuses this layer.
+# The project declares no packages of its own, so installing it installs only its
+# pinned dependencies (wheels: aiortc and PyAV bring their own codecs).
+COPY pyproject.toml /tmp/deps/pyproject.toml
+RUN pip install /tmp/deps && rm -rf /tmp/deps
+
+RUN useradd --create-home --uid 10001 app
+WORKDIR /app
+COPY --chown=app:app . .
+USER app
+
+# DEBUG=0 so the manifest storage writes staticfiles.json, which production needs; the
+# key is a placeholder that exists only for this build step.
+RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
+
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "translator_site.asgi:application"]

@@ -229,12 +229,13 @@ class _Session:
                 # Re-check after sleeping: a stall injected meanwhile moves the deadline.
                 while (wait := max(due, self.server.stalled_until) - time.monotonic()) > 0:  # noqa: ASYNC110
                     await asyncio.sleep(wait)
-                await self.connection.send(json.dumps(event))
+                # Count before sending: once the client has the event, stats must already show it.
                 if event["type"] == "session.output_audio.delta":
                     self.frames_out += 1
                 elif event["type"] == "error":
                     self.server.recent_errors.append({"session": self.id, **event["error"]})
-                elif event["type"] == "session.closed":
+                await self.connection.send(json.dumps(event))
+                if event["type"] == "session.closed":
                     await self.connection.close()
                     return
         except ConnectionClosed:

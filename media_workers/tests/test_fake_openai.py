@@ -6,9 +6,12 @@ import asyncio
 import base64
 import json
 import re
+import signal
+import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +26,7 @@ from media_workers import dsp
 from media_workers.fake_openai import TONE_FACTORS, FakeOpenAIServer, is_loopback
 
 MODEL = "gpt-realtime-translate"
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 5.0
 
 StartServer = Callable[..., Awaitable[FakeOpenAIServer]]
@@ -458,3 +462,36 @@ async def test_it_reports_open_sessions_in_stats(start_server: StartServer) -> N
 )
 def test_the_control_api_admits_only_loopback_peers(host: str, allowed: bool) -> None:
     assert is_loopback(host) is allowed
+
+
+async def test_the_command_prints_its_url_serves_and_stops_on_sigterm() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "manage.py",
+        "fake_openai",
+        "--host=127.0.0.1",
+        "--port=0",
+        "--mode=echo",
+        "--delay-ms=5",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(20):
+            line = (await process.stdout.readline()).decode()
+        base_url = re.search(r"http://127\.0\.0\.1:(\d+)/v1", line)
+        assert base_url is not None, line
+        stats_url = f"http://127.0.0.1:{base_url.group(1)}/_fake/stats"
+        stats = await asyncio.to_thread(lambda: json.load(urllib.request.urlopen(stats_url, timeout=TIMEOUT)))
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(TIMEOUT):
+            returncode = await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert (stats["mode"], stats["delay_ms"]) == ("echo", 5)
+    assert returncode == 0

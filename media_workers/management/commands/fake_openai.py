@@ -1,0 +1,47 @@
+"""`python manage.py fake_openai`: run the local stand-in for OpenAI until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from media_workers.fake_openai import MODES, FakeOpenAIServer
+
+
+class Command(BaseCommand):
+    help = "Run a local fake of OpenAI Realtime Translation (tests, and demo mode without a key)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=settings.FAKE_OPENAI_HOST, help="Address to listen on.")
+        parser.add_argument(
+            "--port", type=int, default=settings.FAKE_OPENAI_PORT, help="Port to listen on (0: any free one)."
+        )
+        parser.add_argument("--mode", choices=MODES, default="demo", help="What the fake translates into.")
+        parser.add_argument(
+            "--delay-ms", type=int, default=0, help="Hold every output this long before sending it."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        asyncio.run(
+            self.serve(
+                host=options["host"], port=options["port"], mode=options["mode"], delay_ms=options["delay_ms"]
+            )
+        )
+
+    async def serve(self, *, host: str, port: int, mode: str, delay_ms: int) -> None:
+        server = FakeOpenAIServer(host, port, mode, delay_ms)
+        await server.start()
+        # One line on stdout, flushed, so whoever started us can read the URL (and a port 0 choice).
+        self.stdout.write(f"fake OpenAI ({mode} mode) listening on {server.base_url}")
+        self.stdout.flush()
+        serving = asyncio.create_task(server.serve_forever())
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, serving.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving

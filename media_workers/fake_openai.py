@@ -113,6 +113,24 @@ def is_loopback(host: str) -> bool:
     return address.is_loopback
 
 
+class _RedactAuthorization(logging.Filter):
+    """Blanks the credential in websockets' DEBUG dump of request headers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            isinstance(record.args, tuple)
+            and len(record.args) == 2
+            and str(record.args[0]).lower() == "authorization"
+        ):
+            record.args = (record.args[0], "[redacted]")
+        return True
+
+
+# websockets logs every request header at DEBUG; route its log through a filter of ours.
+_protocol_logger = logging.getLogger(f"{__name__}.protocol")
+_protocol_logger.addFilter(_RedactAuthorization())
+
+
 def _event_id() -> str:
     return f"event_{secrets.token_hex(10)}"
 
@@ -477,7 +495,13 @@ class FakeOpenAIServer:
         return f"http://{host}:{self._port}/v1"
 
     async def start(self) -> None:
-        self._server = await serve(self._handle, self.host, self._port, process_request=self._process_request)
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._port,
+            process_request=self._process_request,
+            logger=_protocol_logger,
+        )
         self._port = next(iter(self._server.sockets)).getsockname()[1]
         logger.info(
             "fake OpenAI listening on %s (mode %s, delay %d ms)", self.base_url, self.mode, self.delay_ms

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import re
 import signal
 import sys
@@ -326,6 +327,17 @@ async def test_it_refuses_a_connection_without_a_bearer_token(start_server: Star
             pass
 
     assert refused.value.response.status_code == 401
+
+
+async def test_it_never_logs_the_api_key(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="media_workers.fake_openai")
+    server = await start_server()
+    client = AsyncOpenAI(api_key="sk-very-secret", base_url=server.base_url)
+    async with client.realtime.translations.connect(model=MODEL) as connection:
+        await recv(connection)
+
+    assert "Authorization: [redacted]" in caplog.text
+    assert "sk-very-secret" not in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -95,11 +95,6 @@ RECENT_ERRORS_KEPT = 20
 SESSION_LIFETIME_S = 3600
 TRANSLATION_PATHS = ("/v1/realtime/translations", "/realtime/translations")
 NOISE_REDUCTION_TYPES = ("near_field", "far_field")
-OUTPUT_EVENT_TYPES = (
-    "session.output_audio.delta",
-    "session.output_transcript.delta",
-    "session.input_transcript.delta",
-)
 
 
 def is_loopback(host: str) -> bool:
@@ -149,7 +144,7 @@ def _http_error(
     return _json_response(status, {"error": {"type": error_type, "code": code, "message": message}})
 
 
-class InvalidRequestError(Exception):
+class _InvalidRequest(Exception):
     """A client event the real API would answer with an `invalid_request_error`."""
 
     def __init__(self, code: str, message: str, param: str | None = None) -> None:
@@ -161,7 +156,7 @@ class InvalidRequestError(Exception):
 
 def _as_object(value: object, param: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise InvalidRequestError("invalid_type", f"Invalid type for '{param}': expected an object.", param)
+        raise _InvalidRequest("invalid_type", f"Invalid type for '{param}': expected an object.", param)
     return value
 
 
@@ -169,7 +164,7 @@ def _reject_unknown(value: dict[str, Any], allowed: tuple[str, ...], prefix: str
     for key in value:
         if key not in allowed:
             param = f"{prefix}.{key}"
-            raise InvalidRequestError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
+            raise _InvalidRequest("unknown_parameter", f"Unknown parameter: '{param}'.", param)
 
 
 class _Session:
@@ -266,7 +261,7 @@ class _Session:
             try:
                 event = json.loads(message)
             except ValueError as exc:
-                raise InvalidRequestError("invalid_json", f"The message is not valid JSON: {exc}.") from exc
+                raise _InvalidRequest("invalid_json", f"The message is not valid JSON: {exc}.") from exc
             event = _as_object(event, "event")
             if isinstance(event.get("event_id"), str):
                 client_event_id = event["event_id"]
@@ -279,13 +274,13 @@ class _Session:
                 await self._close()
                 return False
             else:
-                raise InvalidRequestError(
+                raise _InvalidRequest(
                     "invalid_value",
                     f"Invalid value: {kind!r}. Supported values are: 'session.update', "
                     "'session.input_audio_buffer.append' and 'session.close'.",
                     "type",
                 )
-        except InvalidRequestError as exc:
+        except _InvalidRequest as exc:
             logger.info("session %s: rejected client event: %s", self.id, exc.message)
             await self.enqueue_error(exc.code, exc.message, exc.param, client_event_id=client_event_id)
         return True
@@ -303,7 +298,7 @@ class _Session:
             if "language" in output:
                 language = output["language"]
                 if language not in OUTPUT_LANGUAGES:
-                    raise InvalidRequestError(
+                    raise _InvalidRequest(
                         "invalid_value",
                         f"Invalid value: {language!r}. Supported values are: {', '.join(OUTPUT_LANGUAGES)}.",
                         "session.audio.output.language",
@@ -329,9 +324,7 @@ class _Session:
         value = _as_object(value, param)
         _reject_unknown(value, ("model",), param)
         if not isinstance(value.get("model"), str) or not value["model"]:
-            raise InvalidRequestError(
-                "missing_required_parameter", f"Missing '{param}.model'.", f"{param}.model"
-            )
+            raise _InvalidRequest("missing_required_parameter", f"Missing '{param}.model'.", f"{param}.model")
         return {"model": value["model"]}
 
     def _noise_reduction(self, value: object) -> dict[str, Any] | None:
@@ -341,13 +334,13 @@ class _Session:
         value = _as_object(value, param)
         _reject_unknown(value, ("type", "strength"), param)
         if value.get("type") not in NOISE_REDUCTION_TYPES:
-            raise InvalidRequestError(
+            raise _InvalidRequest(
                 "invalid_value", f"Invalid value: {value.get('type')!r} for '{param}.type'.", f"{param}.type"
             )
         # The API keeps the current strength when an update leaves it out; 1 when first enabled.
         strength = value.get("strength", (self.noise_reduction or {}).get("strength", 1.0))
         if not isinstance(strength, int | float) or isinstance(strength, bool):
-            raise InvalidRequestError(
+            raise _InvalidRequest(
                 "invalid_type", f"'{param}.strength' must be a number.", f"{param}.strength"
             )
         return {"type": value["type"], "strength": float(strength)}
@@ -355,23 +348,21 @@ class _Session:
     async def _append(self, event: dict[str, Any]) -> None:
         audio = event.get("audio")
         if not isinstance(audio, str):
-            raise InvalidRequestError(
+            raise _InvalidRequest(
                 "missing_required_parameter", "Missing required parameter: 'audio'.", "audio"
             )
         try:
             data = base64.b64decode(audio, validate=True)
         except binascii.Error as exc:
-            raise InvalidRequestError("invalid_value", "'audio' is not valid base64.", "audio") from exc
+            raise _InvalidRequest("invalid_value", "'audio' is not valid base64.", "audio") from exc
         if len(data) % 2:
-            raise InvalidRequestError(
-                "invalid_value", "'audio' must be PCM16: an even number of bytes.", "audio"
-            )
+            raise _InvalidRequest("invalid_value", "'audio' must be PCM16: an even number of bytes.", "audio")
         self.samples_in += len(data) // 2
         if self.language is None:
             # Once, not per append: a client that forgot session.update would drown in errors.
             if not self._missing_language_reported:
                 self._missing_language_reported = True
-                raise InvalidRequestError(
+                raise _InvalidRequest(
                     "missing_required_parameter",
                     "Set session.audio.output.language with session.update before appending audio.",
                     "session.audio.output.language",

@@ -127,6 +127,15 @@ async def test_it_greets_a_new_session_with_session_created(start_server: StartS
     assert created.session.expires_at > time.time()
 
 
+async def test_it_also_serves_the_endpoint_without_the_v1_prefix(start_server: StartServer) -> None:
+    server = await start_server()
+    client = AsyncOpenAI(api_key="sk-test", base_url=server.base_url.removesuffix("/v1"))
+    async with client.realtime.translations.connect(model=MODEL) as connection:
+        created = await recv(connection)
+
+    assert created.type == "session.created"
+
+
 async def test_it_confirms_an_update_with_the_merged_session(start_server: StartServer) -> None:
     server = await start_server()
     async with client_for(server).realtime.translations.connect(model=MODEL) as connection:

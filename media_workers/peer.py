@@ -1,0 +1,144 @@
+"""A participant's side of the call on the worker: their peer connection and audio buffers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+from django.conf import settings
+
+from .audio import ChunkAccumulator, InboundResampler
+from .ice import rtc_configuration
+from .mixer import ListenerTrack
+from .playout import PlayoutBuffer
+
+logger = logging.getLogger(__name__)
+
+ORIGINAL_MAX_MS = 300
+
+
+@dataclass
+class ParticipantInfo:
+    """Who a participant is and how they want to hear the call (sent by the web tier)."""
+
+    id: str
+    name: str
+    speak: str
+    hear: str
+    original_volume: float
+    translation_volume: float = 1.0
+    muted: bool = False
+
+    def public(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "speak": self.speak, "hear": self.hear, "muted": self.muted}
+
+
+class Participant:
+    """One person in a call: the peer connection to their browser and what they hear."""
+
+    def __init__(
+        self,
+        *,
+        room_id: str,
+        info: ParticipantInfo,
+        reply_channel: str,
+        on_audio: Callable[[Participant, bytes], None],
+        on_gone: Callable[[Participant], None],
+    ) -> None:
+        self.room_id = room_id
+        self.info = info
+        self.reply_channel = reply_channel
+        self.pc = RTCPeerConnection(configuration=rtc_configuration())
+        self.track = ListenerTrack()
+        # Source key ("orig:<speaker>" or "tr:<speaker>") -> what this listener hears of it.
+        self.buffers: dict[str, PlayoutBuffer] = {}
+        self.chunker = ChunkAccumulator(settings.TRANSLATION_CHUNK_MS)
+        # The languages this participant is being translated into (sessions of theirs).
+        self.session_languages: list[str] = []
+        self._on_audio = on_audio
+        self._on_gone = on_gone
+        self._reader: asyncio.Task[None] | None = None
+        self._closed = False
+        self.pc.on("track", self._on_track)
+        self.pc.on("connectionstatechange", self._on_connection_state)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    def __repr__(self) -> str:
+        return f"<Participant room={self.room_id} id={self.id}>"
+
+    async def answer(self, *, sdp: str, sdp_type: str) -> RTCSessionDescription:
+        """Apply the browser's offer and return our answer (ICE gathering included)."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=sdp_type))
+        self.pc.addTrack(self.track)
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        description = self.pc.localDescription
+        assert description is not None
+        return description
+
+    async def add_candidate(self, candidate: dict[str, object]) -> None:
+        text = str(candidate.get("candidate") or "")
+        if not text:
+            return
+        parsed = candidate_from_sdp(text.removeprefix("candidate:"))
+        parsed.sdpMid = str(candidate["sdpMid"]) if candidate.get("sdpMid") is not None else None
+        index = candidate.get("sdpMLineIndex")
+        parsed.sdpMLineIndex = int(index) if isinstance(index, int) else None
+        await self.pc.addIceCandidate(parsed)
+
+    def source(self, key: str, gain: float) -> PlayoutBuffer:
+        """The buffer for one source of this listener's mix, created on first use."""
+        buffer = self.buffers.get(key)
+        if buffer is None:
+            # Translations arrive in bursts faster than real time and need room; a live voice
+            # must stay live, so late audio of it is dropped rather than queued.
+            max_ms = settings.PLAYOUT_MAX_MS if key.startswith("tr:") else ORIGINAL_MAX_MS
+            buffer = PlayoutBuffer(max_ms=max_ms)
+            self.buffers[key] = buffer
+            self.track.set_source(key, buffer, gain)
+        else:
+            self.track.set_gain(key, gain)
+        return buffer
+
+    def drop_source(self, key: str) -> None:
+        if self.buffers.pop(key, None) is not None:
+            self.track.remove_source(key)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio" and self._reader is None:
+            self._reader = asyncio.create_task(self._read(track), name=f"inbound {self.id}")
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        resample = InboundResampler()
+        on_audio = self._on_audio
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                break
+            pcm = resample(frame)  # type: ignore[arg-type]
+            if pcm:
+                on_audio(self, pcm)
+        logger.info("room=%s participant=%s: inbound audio ended", self.room_id, self.id)
+
+    async def _on_connection_state(self) -> None:
+        state = self.pc.connectionState
+        logger.info("room=%s participant=%s: peer connection %s", self.room_id, self.id, state)
+        if state in ("failed", "closed"):
+            self._on_gone(self)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+        self.track.stop()
+        await self.pc.close()

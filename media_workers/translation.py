@@ -1,0 +1,250 @@
+"""One OpenAI realtime translation session: one speaker's voice into one listener language.
+
+The session owns its connection task. It reconnects with backoff on errors and dropped
+connections while the listeners hear silence; it never raises into the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.conf import settings
+from openai import AsyncOpenAI
+
+logger = logging.getLogger(__name__)
+
+# How long `close()` waits for `session.closed` after asking the server to flush.
+CLOSE_TIMEOUT = 3.0
+# Audio waiting to be sent while the connection is down is kept to about this much; older
+# audio is dropped, since a listener gains nothing from hearing a long-past sentence late.
+MAX_PENDING_SECONDS = 2.0
+
+
+class Listener(Protocol):
+    def on_translated_audio(self, session: TranslationSession, pcm: bytes) -> None: ...
+
+    def on_transcript(self, session: TranslationSession, *, kind: str, text: str) -> None: ...
+
+    def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None: ...
+
+
+@dataclass
+class Usage:
+    """What one session has cost and delivered so far (the metering basis)."""
+
+    started_at: float = field(default_factory=time.time)
+    ended_at: float | None = None
+    seconds_sent: float = 0.0
+    seconds_received: float = 0.0
+    errors: int = 0
+    reconnects: int = 0
+    first_audio_at: float | None = None
+
+
+def append_message(chunk: bytes) -> str:
+    """The `input_audio_buffer.append` event for a chunk, built once and shared by sessions."""
+    return '{"type":"session.input_audio_buffer.append","audio":"' + base64.b64encode(chunk).decode() + '"}'
+
+
+def make_client() -> AsyncOpenAI:
+    # The demo translator accepts any key; the real key never leaves this process.
+    return AsyncOpenAI(api_key=settings.OPENAI_API_KEY or "demo", base_url=settings.OPENAI_BASE_URL)
+
+
+class TranslationSession:
+    """Streams one speaker to OpenAI and hands the translation to the call."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncOpenAI,
+        room_id: str,
+        speaker_id: str,
+        language: str,
+        listener: Listener,
+        transcribe_input: bool,
+        chunk_ms: int,
+        on_usage: Callable[[TranslationSession], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.room_id = room_id
+        self.speaker_id = speaker_id
+        self.language = language
+        self.listener = listener
+        self.transcribe_input = transcribe_input
+        self.usage = Usage()
+        self.status = "connecting"
+        self._on_usage = on_usage
+        self._pending: collections.deque[tuple[str, int]] = collections.deque(
+            maxlen=max(1, int(MAX_PENDING_SECONDS * 1000 / chunk_ms))
+        )
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._connection: Any = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.speaker_id, self.language)
+
+    def __repr__(self) -> str:
+        return f"<TranslationSession room={self.room_id} speaker={self.speaker_id} -> {self.language}>"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"translation {self.speaker_id}->{self.language}")
+
+    def feed(self, message: str, n_bytes: int) -> None:
+        """Queue one append event (from `append_message`); never blocks the audio path."""
+        if self._closing:
+            return
+        self._pending.append((message, n_bytes))
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        """Flush: ask the server to finish, wait for `session.closed`, then stop."""
+        if self._closing:
+            return
+        self._closing = True
+        self._wakeup.set()
+        connection = self._connection
+        if connection is not None and self.status == "live":
+            try:
+                await connection.send_raw('{"type":"session.close"}')
+                await asyncio.wait_for(self._closed.wait(), CLOSE_TIMEOUT)
+            except (TimeoutError, Exception):
+                logger.info("room=%s %r: no session.closed before timeout", self.room_id, self)
+        await self._stop()
+
+    async def _stop(self) -> None:
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self._disconnect()
+        self.usage.ended_at = time.time()
+        if self._on_usage is not None:
+            self._on_usage(self)
+
+    async def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:
+                logger.debug("room=%s %r: error while closing", self.room_id, self, exc_info=True)
+
+    def _set_status(self, status: str, detail: str = "") -> None:
+        if status != self.status:
+            self.status = status
+            self.listener.on_session_status(self, status, detail)
+
+    def _session_config(self) -> dict[str, Any]:
+        audio_input: dict[str, Any] = {}
+        if self.transcribe_input and settings.OPENAI_INPUT_TRANSCRIPTION_MODEL:
+            audio_input["transcription"] = {"model": settings.OPENAI_INPUT_TRANSCRIPTION_MODEL}
+        if settings.OPENAI_NOISE_REDUCTION:
+            audio_input["noise_reduction"] = {"type": settings.OPENAI_NOISE_REDUCTION}
+        audio: dict[str, Any] = {"output": {"language": self.language}}
+        if audio_input:
+            audio["input"] = audio_input
+        return {"audio": audio}
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closing:
+            try:
+                manager = self.client.realtime.translations.connect(model=settings.OPENAI_TRANSLATION_MODEL)
+                self._connection = await manager.enter()
+                await self._connection.session.update(session=self._session_config())
+                attempt = 0
+                await self._pump(self._connection)
+                if self._closing:
+                    return
+                detail = "the translation service closed the session"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The message of an SDK error can carry request details; keep only the type.
+                detail = type(exc).__name__
+                logger.warning("room=%s %r: connection failed: %s", self.room_id, self, detail)
+            await self._disconnect()
+            if self._closing:
+                return
+            self.usage.reconnects += 1
+            attempt += 1
+            self._set_status("reconnecting", detail)
+            delay = min(settings.TRANSLATION_RECONNECT_MAX_DELAY, 0.25 * 2 ** (attempt - 1))
+            await asyncio.sleep(delay * (0.75 + random.random() / 2))
+
+    async def _pump(self, connection: Any) -> None:
+        sender = asyncio.create_task(self._send_loop(connection))
+        try:
+            await self._receive_loop(connection)
+        finally:
+            sender.cancel()
+            try:
+                await sender
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _send_loop(self, connection: Any) -> None:
+        pending = self._pending
+        while True:
+            while pending:
+                message, n_bytes = pending.popleft()
+                await connection.send_raw(message)
+                self.usage.seconds_sent += n_bytes / 48000
+            if self._closing:
+                return
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    async def _receive_loop(self, connection: Any) -> None:
+        """Reads server events until the connection closes; returns normally on close."""
+        from websockets.exceptions import ConnectionClosed
+
+        while True:
+            try:
+                raw = await connection.recv_bytes()
+            except ConnectionClosed:
+                return
+            event = json.loads(raw)
+            kind = event.get("type")
+            if kind == "session.output_audio.delta":
+                pcm = base64.b64decode(event["delta"])
+                if self.usage.first_audio_at is None:
+                    self.usage.first_audio_at = time.time()
+                self.usage.seconds_received += len(pcm) / 48000
+                self.listener.on_translated_audio(self, pcm)
+            elif kind == "session.output_transcript.delta":
+                self.listener.on_transcript(self, kind="translation", text=event.get("delta", ""))
+            elif kind == "session.input_transcript.delta":
+                self.listener.on_transcript(self, kind="original", text=event.get("delta", ""))
+            elif kind in ("session.created", "session.updated"):
+                self._set_status("live")
+            elif kind == "session.closed":
+                self._closed.set()
+                return
+            elif kind == "error":
+                self.usage.errors += 1
+                error = event.get("error") or {}
+                logger.warning(
+                    "room=%s %r: translation error %s: %s",
+                    self.room_id,
+                    self,
+                    error.get("code"),
+                    error.get("message"),
+                )
+                self.listener.on_session_status(self, "error", str(error.get("message") or "error"))

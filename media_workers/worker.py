@@ -1,0 +1,224 @@
+"""The media worker process: hosts calls, announced in Redis, driven over the channel layer.
+
+The web tier's signalling consumers send the worker messages on its own channel; the
+worker answers on each consumer's channel and broadcasts room state to the room's group.
+The message loop only routes: anything slow runs in a task owned by the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+
+from . import ice
+from .call import Call
+from .peer import ParticipantInfo
+from .registry import Registry
+from .translation import TranslationSession, make_client
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_SIZE = 5000
+
+
+class WorkerOutbox:
+    """Sends the worker's messages in order from one task, so the audio path never awaits."""
+
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        self.queue: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue(OUTBOX_SIZE)
+        self.dropped = 0
+
+    def send(self, channel: str, message: dict[str, Any]) -> None:
+        self._put(("send", channel, message))
+
+    def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self._put(("group", group, message))
+
+    def _put(self, item: tuple[str, str, dict[str, Any]]) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if self.dropped % 100 == 1:
+                logger.warning("outbox full: dropped %d messages so far", self.dropped)
+
+    async def run(self) -> None:
+        while True:
+            kind, target, message = await self.queue.get()
+            try:
+                if kind == "send":
+                    await self.layer.send(target, message)
+                else:
+                    await self.layer.group_send(target, message)
+            except Exception:
+                # A full or vanished consumer channel must not stop everyone else's messages.
+                logger.warning("could not deliver %s to %s", message.get("type"), target, exc_info=True)
+
+
+class MediaWorker:
+    """One media-worker process: its calls, its registry entry and its inbox."""
+
+    def __init__(self, *, worker_id: str | None = None, capacity: int | None = None) -> None:
+        self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.capacity = capacity if capacity is not None else settings.MEDIA_WORKER_CAPACITY
+        self.host = socket.gethostname()
+        self.calls: dict[str, Call] = {}
+        self.channel = ""
+        self.draining = False
+        self.stopping = asyncio.Event()
+        self.layer: BaseChannelLayer = get_channel_layer()
+        self.registry = Registry()
+        self.outbox = WorkerOutbox(self.layer)
+        self.client = make_client()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def run(self) -> None:
+        """Serve until `stop()` is called."""
+        ice.configure_from_settings()
+        self.channel = await self.layer.new_channel(prefix="mediaworker")
+        await self._heartbeat()
+        logger.info("worker=%s listening on %s (capacity %d rooms)", self.id, self.channel, self.capacity)
+        background = [
+            asyncio.create_task(self.outbox.run(), name="outbox"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._receive_loop(), name="inbox"),
+        ]
+        try:
+            await self.stopping.wait()
+        finally:
+            await self._shutdown(background)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def _receive_loop(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel)
+            try:
+                self.dispatch(message)
+            except Exception:
+                logger.exception("worker=%s: could not handle %s", self.id, message.get("type"))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(settings.MEDIA_WORKER_HEARTBEAT_SECONDS)
+            try:
+                await self._heartbeat()
+            except Exception:
+                logger.warning("worker=%s: heartbeat failed", self.id, exc_info=True)
+
+    async def _heartbeat(self) -> None:
+        await self.registry.heartbeat(
+            worker_id=self.id,
+            host=self.host,
+            pid=os.getpid(),
+            channel=self.channel,
+            capacity=self.capacity,
+            participants=sum(len(c.participants) for c in self.calls.values()),
+            sessions=sum(len(c.sessions) for c in self.calls.values()),
+            draining=self.draining,
+            ttl=settings.MEDIA_WORKER_HEARTBEAT_TTL,
+        )
+
+    async def _shutdown(self, background: list[asyncio.Task[Any]]) -> None:
+        self.draining = True
+        for call in list(self.calls.values()):
+            for participant in call.participants.values():
+                self.outbox.send(participant.reply_channel, {"type": "worker.moving"})
+        await asyncio.gather(*(call.close() for call in self.calls.values()), return_exceptions=True)
+        self.calls.clear()
+        await self.registry.unregister(self.id)
+        # Let the outbox deliver the goodbyes before it stops.
+        for _ in range(50):
+            if self.outbox.queue.empty():
+                break
+            await asyncio.sleep(0.02)
+        for task in [*background, *self._tasks]:
+            task.cancel()
+        await asyncio.gather(*background, *self._tasks, return_exceptions=True)
+        await self.registry.close()
+        logger.info("worker=%s stopped", self.id)
+
+    # --- Messages from the web tier ------------------------------------------------------------
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        room_id = str(message.get("room", ""))
+        if kind == "participant.join":
+            call = self.calls.get(room_id)
+            if call is None:
+                call = Call(
+                    room_id=room_id,
+                    outbox=self.outbox,
+                    client=self.client,
+                    on_empty=self._call_empty,
+                    on_session_end=self._session_ended,
+                )
+                self.calls[room_id] = call
+            info = ParticipantInfo(**message["participant"])
+            call.spawn(
+                call.join(
+                    info=info,
+                    reply_channel=message["reply_channel"],
+                    sdp=message["sdp"],
+                    sdp_type=message.get("sdp_type", "offer"),
+                ),
+                name=f"join {info.id}",
+            )
+            return
+        call = self.calls.get(room_id)
+        if call is None:
+            if kind != "participant.leave":
+                self.outbox.send(
+                    message.get("reply_channel", ""),
+                    {"type": "worker.error", "code": "not_in_call", "message": "Join the call first."},
+                )
+            return
+        participant_id = str(message.get("participant_id", ""))
+        if kind == "participant.candidate":
+            call.spawn(call.add_candidate(participant_id, message["candidate"]), name="candidate")
+        elif kind == "participant.update":
+            call.update(participant_id, message.get("changes", {}))
+        elif kind == "participant.leave":
+            call.spawn(
+                call.leave(participant_id, message.get("reply_channel")), name=f"leave {participant_id}"
+            )
+        else:
+            logger.warning("worker=%s room=%s: unknown message type %r", self.id, room_id, kind)
+
+    def _call_empty(self, call: Call) -> None:
+        if self.calls.get(call.room_id) is call and call.is_empty:
+            del self.calls[call.room_id]
+            self._spawn(self._release(call), name=f"release {call.room_id}")
+
+    async def _release(self, call: Call) -> None:
+        await call.close()
+        await self.registry.release_room(worker_id=self.id, room_id=call.room_id)
+        logger.info("worker=%s room=%s: call ended", self.id, call.room_id)
+
+    def _session_ended(self, session: TranslationSession) -> None:
+        usage = session.usage
+        logger.info(
+            "room=%s speaker=%s language=%s: session ended, %.1f s sent, %.1f s received, "
+            "%d errors, %d reconnects",
+            session.room_id,
+            session.speaker_id,
+            session.language,
+            usage.seconds_sent,
+            usage.seconds_received,
+            usage.errors,
+            usage.reconnects,
+        )

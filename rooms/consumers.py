@@ -1,7 +1,282 @@
+"""Signalling for the live call: one websocket per participant per room page.
+
+The consumer checks who may connect, validates every message, and relays the call's
+signalling to the media worker that hosts the room. Replies from the worker arrive on
+this consumer's channel; room-wide state arrives through the room's group.
+"""
+
 from __future__ import annotations
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+import asyncio
+import json
+import logging
+import weakref
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from media_workers.call import room_group
+from media_workers.ice import browser_ice_servers
+from media_workers.registry import Registry
+
+from .languages import OUTPUT_LANGUAGES
+from .models import Membership
+from .signalling import SignalError, TokenBucket, parse
+
+logger = logging.getLogger(__name__)
+
+# Close codes (4000-4999 are the application's): the page shows the reason.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_ROOM_CLOSED = 4410
+CLOSE_RATE_LIMITED = 4429
+CLOSE_REPLACED = 4409
+
+# Consecutive refused messages after which a flooding client is disconnected.
+MAX_REFUSED_IN_A_ROW = 200
+
+# A Redis connection pool belongs to one event loop.
+_registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Registry] = weakref.WeakKeyDictionary()
 
 
-class RoomConsumer(AsyncJsonWebsocketConsumer):
-    """Signalling for one participant of one room (filled in by the live-call work)."""
+def registry() -> Registry:
+    loop = asyncio.get_running_loop()
+    if loop not in _registries:
+        _registries[loop] = Registry()
+    return _registries[loop]
+
+
+@database_sync_to_async
+def load_membership(*, public_id: str, user_id: int) -> Membership | None:
+    return (
+        Membership.objects.select_related("room", "user__profile")
+        .filter(room__public_id=public_id, user_id=user_id)
+        .first()
+    )
+
+
+@database_sync_to_async
+def save_listener_language(*, membership_id: int, language: str) -> None:
+    Membership.objects.filter(pk=membership_id).update(hear_language=language)
+
+
+def origin_allowed(headers: dict[bytes, bytes]) -> bool:
+    """Browsers always send Origin on websockets: it must be this site (cross-site hijacking)."""
+    origin = headers.get(b"origin", b"").decode("latin-1")
+    if not origin:
+        return False
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    host = headers.get(b"host", b"").decode("latin-1")
+    return urlsplit(origin).netloc == host
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    """One participant's signalling connection to one room."""
+
+    membership: Membership | None = None
+    worker_channel: str | None = None
+
+    @property
+    def room_id(self) -> str:
+        return str(self.scope["url_route"]["kwargs"]["public_id"])
+
+    async def connect(self) -> None:
+        self.bucket = TokenBucket(
+            rate=settings.SIGNALLING_RATE_PER_SECOND, burst=settings.SIGNALLING_RATE_BURST
+        )
+        self.refused_in_a_row = 0
+        self.original_volume = settings.DEFAULT_ORIGINAL_VOLUME
+        self.translation_volume = 1.0
+        self.muted = False
+        await self.accept()
+        headers = dict(self.scope.get("headers", []))
+        user = self.scope.get("user")
+        if not origin_allowed(headers):
+            await self._refuse(
+                CLOSE_FORBIDDEN, "forbidden_origin", "This page may not connect from another site."
+            )
+            return
+        if user is None or not user.is_authenticated:
+            await self._refuse(
+                CLOSE_UNAUTHENTICATED, "unauthenticated", "Log in or open your invite link again."
+            )
+            return
+        membership = await load_membership(public_id=self.room_id, user_id=user.pk)
+        if membership is None:
+            await self._refuse(CLOSE_FORBIDDEN, "forbidden", "You are not a member of this room.")
+            return
+        if membership.room.is_closed:
+            await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", "This room is closed.")
+            return
+        self.membership = membership
+        await self.channel_layer.group_add(room_group(self.room_id), self.channel_name)
+        await self._send(
+            {
+                "type": "hello",
+                "participant": self._participant(),
+                "room": {"id": self.room_id, "name": membership.room.name},
+                "demo": settings.DEMO_MODE,
+                "ice_servers": browser_ice_servers(),
+                "languages": OUTPUT_LANGUAGES,
+                "original_volume": self.original_volume,
+            }
+        )
+
+    async def _refuse(self, code: int, reason: str, message: str) -> None:
+        await self._send({"type": "error", "code": reason, "message": message, "fatal": True})
+        await self.close(code=code, reason=reason)
+
+    async def disconnect(self, code: int) -> None:
+        if self.membership is None:
+            return
+        await self._leave_call()
+        await self.channel_layer.group_discard(room_group(self.room_id), self.channel_name)
+
+    def _participant(self) -> dict[str, Any]:
+        membership = self.membership
+        assert membership is not None
+        profile = membership.user.profile
+        return {
+            "id": str(membership.pk),
+            "name": profile.name,
+            "speak": profile.speak_language,
+            "hear": membership.listener_language,
+            "original_volume": self.original_volume,
+            "translation_volume": self.translation_volume,
+            "muted": self.muted,
+        }
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message))
+
+    async def _error(self, code: str, message: str, about: str | None = None) -> None:
+        await self._send({"type": "error", "code": code, "message": message, "about": about})
+
+    # --- From the browser ----------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.membership is None:
+            return
+        if not self.bucket.allow():
+            self.refused_in_a_row += 1
+            if self.refused_in_a_row >= MAX_REFUSED_IN_A_ROW:
+                await self._refuse(CLOSE_RATE_LIMITED, "rate_limited", "Too many messages: disconnected.")
+            elif self.refused_in_a_row == 1:
+                await self._error("rate_limited", "Too many messages: slow down.")
+            return
+        self.refused_in_a_row = 0
+        try:
+            message = parse(text_data, max_bytes=settings.SIGNALLING_MAX_MESSAGE_BYTES)
+        except SignalError as exc:
+            await self._error(exc.code, exc.message)
+            return
+        handler = getattr(self, f"on_{message['type']}")
+        await handler(message)
+
+    async def on_ping(self, message: dict[str, Any]) -> None:
+        await self._send({"type": "pong"})
+
+    async def on_offer(self, message: dict[str, Any]) -> None:
+        membership = await load_membership(public_id=self.room_id, user_id=self.scope["user"].pk)
+        if membership is None or membership.room.is_closed:
+            await self._refuse(CLOSE_FORBIDDEN, "forbidden", "You are no longer a member of this room.")
+            return
+        self.membership = membership
+        worker = await registry().claim_room(self.room_id)
+        if worker is None:
+            await self._error(
+                "busy", "The service is busy: no media worker is free. Try again shortly.", "offer"
+            )
+            return
+        self.worker_channel = worker.channel
+        await self.channel_layer.send(
+            worker.channel,
+            {
+                "type": "participant.join",
+                "room": self.room_id,
+                "participant": self._participant(),
+                "reply_channel": self.channel_name,
+                "sdp": message["sdp"],
+                "sdp_type": "offer",
+            },
+        )
+
+    async def on_candidate(self, message: dict[str, Any]) -> None:
+        if message["candidate"] is None:
+            return
+        if not await self._to_worker("participant.candidate", candidate=message["candidate"]):
+            await self._error("not_in_call", "Send an offer before ICE candidates.", "candidate")
+
+    async def on_mute(self, message: dict[str, Any]) -> None:
+        self.muted = message["muted"]
+        await self._to_worker("participant.update", changes={"muted": self.muted})
+
+    async def on_settings(self, message: dict[str, Any]) -> None:
+        assert self.membership is not None
+        changes: dict[str, Any] = {}
+        if "hear_language" in message:
+            await save_listener_language(membership_id=self.membership.pk, language=message["hear_language"])
+            self.membership.hear_language = message["hear_language"]
+            changes["hear"] = message["hear_language"]
+        if "original_volume" in message:
+            self.original_volume = changes["original_volume"] = message["original_volume"]
+        if "translation_volume" in message:
+            self.translation_volume = changes["translation_volume"] = message["translation_volume"]
+        await self._to_worker("participant.update", changes=changes)
+        await self._send({"type": "settings", "participant": self._participant()})
+
+    async def on_leave(self, message: dict[str, Any]) -> None:
+        await self._leave_call()
+
+    async def _to_worker(self, kind: str, **fields: Any) -> bool:
+        if self.worker_channel is None or self.membership is None:
+            return False
+        await self.channel_layer.send(
+            self.worker_channel,
+            {
+                "type": kind,
+                "room": self.room_id,
+                "participant_id": str(self.membership.pk),
+                "reply_channel": self.channel_name,
+                **fields,
+            },
+        )
+        return True
+
+    async def _leave_call(self) -> None:
+        await self._to_worker("participant.leave")
+        self.worker_channel = None
+
+    # --- From the media worker (this consumer's channel) and the room group ---------------------
+
+    async def worker_answer(self, event: dict[str, Any]) -> None:
+        await self._send({"type": "answer", "sdp": event["sdp"], "sdp_type": event["sdp_type"]})
+
+    async def worker_caption(self, event: dict[str, Any]) -> None:
+        await self._send({"type": "captions", **{k: v for k, v in event.items() if k != "type"}})
+
+    async def worker_translation(self, event: dict[str, Any]) -> None:
+        await self._send({"type": "translation", **{k: v for k, v in event.items() if k != "type"}})
+
+    async def worker_error(self, event: dict[str, Any]) -> None:
+        self.worker_channel = None
+        await self._error(event["code"], event["message"], "offer")
+
+    async def worker_replaced(self, event: dict[str, Any]) -> None:
+        self.worker_channel = None
+        await self._refuse(CLOSE_REPLACED, "replaced", "You joined this call from another tab or device.")
+
+    async def worker_moving(self, event: dict[str, Any]) -> None:
+        self.worker_channel = None
+        await self._send(
+            {"type": "reconnect", "reason": "moving", "message": "Moving your call to another server."}
+        )
+
+    async def call_roster(self, event: dict[str, Any]) -> None:
+        await self._send(
+            {"type": "state", "participants": event["participants"], "sessions": event["sessions"]}
+        )

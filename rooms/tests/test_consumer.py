@@ -1,0 +1,224 @@
+"""The signalling websocket: who may connect, what it accepts, and where offers go.
+
+Real channel layer and registry (Redis); the "worker" here is a test that listens on a
+channel of its own, exactly as a media worker does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+
+from media_workers.registry import Registry
+from rooms import services
+from rooms.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from rooms.models import Membership, Room
+from rooms.routing import websocket_urlpatterns
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+
+
+@database_sync_to_async
+def make_room() -> tuple[Room, Any, Any, Any]:
+    users = get_user_model().objects
+    owner = users.create_user(username="owner@example.com", email="owner@example.com", password="x")
+    member = users.create_user(username="member@example.com", email="member@example.com", password="x")
+    outsider = users.create_user(username="out@example.com", email="out@example.com", password="x")
+    room, issued = services.room_create(owner=owner, name="Room")
+    services.invite_accept(token=issued.token, user=member)
+    return room, owner, member, outsider
+
+
+def communicator(room: Room, user: Any, origin: str | None = "http://testserver") -> WebsocketCommunicator:
+    headers = [(b"host", b"testserver")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/rooms/{room.public_id}/", headers)
+    comm.scope["user"] = user
+    return comm
+
+
+async def receive(comm: WebsocketCommunicator) -> dict[str, Any]:
+    return json.loads(await comm.receive_from(timeout=5))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def people() -> tuple[Room, Any, Any, Any]:
+    return await make_room()
+
+
+@pytest.fixture
+async def member_socket(people: tuple[Room, Any, Any, Any]) -> AsyncIterator[WebsocketCommunicator]:
+    room, _, member, _ = people
+    comm = communicator(room, member)
+    connected, _ = await comm.connect()
+    assert connected
+    hello = await receive(comm)
+    assert hello["type"] == "hello"
+    yield comm
+    await comm.disconnect()
+
+
+async def test_it_greets_a_member_with_their_languages_and_no_secrets(people: tuple[Room, Any, Any, Any]) -> None:
+    room, _, member, _ = people
+    comm = communicator(room, member)
+    await comm.connect()
+    hello = await receive(comm)
+    assert hello["participant"]["name"] == "member"
+    assert hello["participant"]["hear"] == "en"
+    assert hello["room"] == {"id": room.public_id, "name": "Room"}
+    assert hello["demo"] is True
+    assert hello["ice_servers"] == []
+    assert "OPENAI" not in json.dumps(hello).upper()
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("who", "origin", "code", "reason"),
+    [
+        ("anonymous", "http://testserver", CLOSE_UNAUTHENTICATED, "unauthenticated"),
+        ("outsider", "http://testserver", CLOSE_FORBIDDEN, "forbidden"),
+        ("member", "https://evil.example", CLOSE_FORBIDDEN, "forbidden_origin"),
+        ("member", None, CLOSE_FORBIDDEN, "forbidden_origin"),
+    ],
+)
+async def test_it_refuses_with_a_reason(
+    people: tuple[Room, Any, Any, Any], who: str, origin: str | None, code: int, reason: str
+) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    room, _, member, outsider = people
+    user = {"anonymous": AnonymousUser(), "outsider": outsider, "member": member}[who]
+    comm = communicator(room, user, origin)
+    await comm.connect()
+    error = await receive(comm)
+    assert error["type"] == "error" and error["code"] == reason and error["fatal"] is True
+    assert error["message"]
+    closed = await comm.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": code, "reason": reason}
+
+
+async def test_it_refuses_a_closed_room(people: tuple[Room, Any, Any, Any]) -> None:
+    room, _, member, _ = people
+    await database_sync_to_async(services.room_close)(room=room)
+    comm = communicator(room, member)
+    await comm.connect()
+    error = await receive(comm)
+    assert error["code"] == "room_closed"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[1, 2]", "bad_message"),
+        ('{"type": 5}', "bad_message"),
+        ('{"type": "launch_missiles"}', "unknown_type"),
+        ('{"type": "offer"}', "bad_sdp"),
+        ('{"type": "offer", "sdp": "hello"}', "bad_sdp"),
+        ('{"type": "offer", "sdp": "v=0\\r\\nm=video 9"}', "bad_sdp"),
+        ('{"type": "mute", "muted": "yes"}', "bad_value"),
+        ('{"type": "settings", "hear_language": "xx"}', "bad_language"),
+        ('{"type": "settings", "original_volume": 7}', "bad_value"),
+        ('{"type": "settings", "original_volume": NaN}', "bad_value"),
+        ('{"type": "settings"}', "bad_value"),
+        ('{"type": "candidate", "candidate": {"candidate": 5}}', "bad_candidate"),
+        ('{"type": "candidate", "candidate": {"candidate": "candidate:1", "sdpMLineIndex": "0"}}', "bad_candidate"),
+        ('{"type": "candidate", "candidate": {"candidate": "candidate:1 1 udp", "sdpMid": "0"}}', "not_in_call"),
+    ],
+)
+async def test_it_answers_a_bad_message_with_an_error_and_carries_on(
+    member_socket: WebsocketCommunicator, text: str, code: str
+) -> None:
+    await member_socket.send_to(text_data=text)
+    error = await receive(member_socket)
+    assert error["type"] == "error" and error["code"] == code and error["message"]
+    await member_socket.send_to(text_data='{"type": "ping"}')
+    assert await receive(member_socket) == {"type": "pong"}
+
+
+async def test_it_refuses_oversized_messages_and_sdp(member_socket: WebsocketCommunicator) -> None:
+    await member_socket.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 70_000}))
+    assert (await receive(member_socket))["code"] == "too_large"
+    await member_socket.send_to(text_data=json.dumps({"type": "offer", "sdp": SDP + "a=x\r\n" * 8000}))
+    assert (await receive(member_socket))["code"] == "too_large"
+    await member_socket.send_to(bytes_data=b"\x00\x01")
+    assert (await receive(member_socket))["code"] == "bad_message"
+
+
+async def test_it_rate_limits_a_flood_and_recovers(member_socket: WebsocketCommunicator, settings: Any) -> None:
+    for _ in range(100):
+        await member_socket.send_to(text_data='{"type": "ping"}')
+    replies = [await receive(member_socket) for _ in range(61)]
+    assert [r["type"] for r in replies].count("pong") == 60
+    assert {"type": "error", "code": "rate_limited"}.items() <= replies[-1].items()
+    assert await member_socket.receive_nothing(timeout=0.3)
+
+
+async def test_it_says_busy_when_no_media_worker_is_free(member_socket: WebsocketCommunicator) -> None:
+    await member_socket.send_to(text_data=json.dumps({"type": "offer", "sdp": SDP}))
+    error = await receive(member_socket)
+    assert error["code"] == "busy" and "busy" in error["message"]
+
+
+async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
+    people: tuple[Room, Any, Any, Any],
+) -> None:
+    room, _, member, _ = people
+    # A layer of its own, as a media worker (another process) has.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    worker_channel = await layer.new_channel(prefix="mediaworker")
+    registry = Registry()
+    await registry.heartbeat(
+        worker_id="test-worker",
+        host="h",
+        pid=1,
+        channel=worker_channel,
+        capacity=5,
+        participants=0,
+        sessions=0,
+        draining=False,
+        ttl=10,
+    )
+    comm = communicator(room, member)
+    await comm.connect()
+    await receive(comm)
+    try:
+        await comm.send_to(text_data=json.dumps({"type": "offer", "sdp": SDP}))
+        join = await layer.receive(worker_channel)
+        membership = await database_sync_to_async(Membership.objects.get)(room=room, user=member)
+        assert join["type"] == "participant.join"
+        assert join["room"] == room.public_id
+        assert join["sdp"] == SDP
+        assert join["participant"]["id"] == str(membership.pk)
+        assert join["participant"]["hear"] == "en"
+
+        await layer.send(join["reply_channel"], {"type": "worker.answer", "sdp": "v=0 answer", "sdp_type": "answer"})
+        assert await receive(comm) == {"type": "answer", "sdp": "v=0 answer", "sdp_type": "answer"}
+
+        await comm.send_to(text_data=json.dumps({"type": "settings", "hear_language": "ja"}))
+        update = await layer.receive(worker_channel)
+        assert update["type"] == "participant.update" and update["changes"] == {"hear": "ja"}
+        assert (await receive(comm))["participant"]["hear"] == "ja"
+        await database_sync_to_async(membership.refresh_from_db)()
+        assert membership.hear_language == "ja"
+
+        await comm.send_to(text_data=json.dumps({"type": "mute", "muted": True}))
+        assert (await layer.receive(worker_channel))["changes"] == {"muted": True}
+    finally:
+        await comm.disconnect()
+        leave = await layer.receive(worker_channel)
+        assert leave["type"] == "participant.leave"
+        await registry.unregister("test-worker")
+        await registry.close()

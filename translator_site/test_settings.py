@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 
 # Our own key prefix in the shared Redis; the suite deletes its keys when it ends.
 os.environ.setdefault("REDIS_KEY_PREFIX", f"ot-test-{os.getpid()}-{secrets.token_hex(3)}:")
@@ -16,6 +17,13 @@ os.environ["ICE_SERVERS"] = "[]"
 os.environ["OPENAI_API_KEY"] = ""
 os.environ.setdefault("DEBUG", "1")
 
-from .settings import *  # noqa: E402,F403
+from .settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file (not memory) so the processes the tests start share it; one per run, so two
+    # runs on one machine never delete each other's database.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"openai-translate-test-{os.getpid()}.sqlite3")
+    }

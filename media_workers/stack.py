@@ -1,0 +1,167 @@
+"""Start the service's real processes on loopback: fake OpenAI, media workers and daphne.
+
+The end-to-end tests, the resilience tests and the benchmarks run the same processes the
+dev runner does, each in its own subprocess, configured only through the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not become ready within {timeout:.0f} s")
+
+
+@dataclass
+class Stack:
+    """A running set of service processes; stop() ends them all."""
+
+    database_url: str
+    fake_mode: str = "tone"
+    fake_delay_ms: int = 0
+    workers: int = 1
+    worker_capacity: int | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path = ROOT / "artifacts" / "logs"
+    web_port: int = 0
+    fake_port: int = 0
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def fake_url(self) -> str:
+        return f"http://127.0.0.1:{self.fake_port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": os.environ.get(
+                    "DJANGO_SETTINGS_MODULE", "translator_site.test_settings"
+                ),
+                "DATABASE_URL": self.database_url,
+                "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+                "OPENAI_BASE_URL": f"{self.fake_url}/v1",
+                "FAKE_OPENAI_PORT": str(self.fake_port),
+                "ICE_HOST_ADDRESSES": "127.0.0.1",
+                "ICE_SERVERS": "[]",
+                "PUBLIC_BASE_URL": self.base_url,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if self.worker_capacity is not None:
+            env["MEDIA_WORKER_CAPACITY"] = str(self.worker_capacity)
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.processes[name] = process
+        return process
+
+    def start(self) -> Stack:
+        self.fake_port = self.fake_port or free_port()
+        self.web_port = self.web_port or free_port()
+        python = sys.executable
+        self._spawn(
+            "fake_openai",
+            [python, "manage.py", "fake_openai", "--host", "127.0.0.1", "--port", str(self.fake_port),
+             "--mode", self.fake_mode, "--delay-ms", str(self.fake_delay_ms)],
+        )  # fmt: skip
+        for index in range(self.workers):
+            self.start_worker(f"worker{index}")
+        self._spawn(
+            "web",
+            [
+                python,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.web_port),
+                "translator_site.asgi:application",
+            ],
+        )
+        wait_until(lambda: self.fake_control("stats") != "", 20, "fake OpenAI")
+        wait_until(self._web_ready, 30, "web (daphne)")
+        wait_until(lambda: len(self.live_workers()) >= self.workers, 30, "media workers")
+        return self
+
+    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+        return self._spawn(
+            name, [sys.executable, "manage.py", "media_worker", "--id", f"{name}-{os.getpid()}"]
+        )
+
+    def _web_ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.base_url}/accounts/login/", timeout=2) as response:
+            return bool(response.status == 200)
+
+    def live_workers(self) -> list[str]:
+        client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        try:
+            prefix = f"{settings.REDIS_KEY_PREFIX}mw:"
+            ids = [str(i) for i in client.zrange(f"{prefix}workers", 0, -1)]
+            return [i for i in ids if client.exists(f"{prefix}worker:{i}")]
+        finally:
+            client.close()
+
+    def fake_control(self, path: str) -> str:
+        with urllib.request.urlopen(f"{self.fake_url}/_fake/{path}", timeout=5) as response:
+            return str(response.read().decode())
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes[name]
+        process.send_signal(sig)
+        process.wait(timeout=20)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def logs(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""

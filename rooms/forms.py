@@ -39,7 +39,7 @@ class InviteForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Read at form time so the setting can change without a restart of this module.
+        # Read per form rather than at import, so a changed setting (or a test's override) applies.
         self.fields["expires_in_days"].initial = settings.INVITE_DEFAULT_EXPIRY_DAYS
 
 

@@ -24,10 +24,9 @@ logger = logging.getLogger(__name__)
 class InviteError(Exception):
     """An invite could not be used; `reason` says why."""
 
-    def __init__(self, reason: InviteFailure, invite: Invite | None = None) -> None:
+    def __init__(self, reason: InviteFailure) -> None:
         super().__init__(reason.value)
         self.reason = reason
-        self.invite = invite
 
 
 class IssuedInvite(NamedTuple):
@@ -126,7 +125,7 @@ def _find_invite(token: str) -> Invite:
 def _raise_if_unusable(invite: Invite) -> None:
     problem = invite_problem(invite)
     if problem is not None:
-        raise InviteError(problem, invite)
+        raise InviteError(problem)
 
 
 def _join(*, invite: Invite, user: AbstractBaseUser, role: Membership.Role) -> Membership:
@@ -142,7 +141,7 @@ def _join(*, invite: Invite, user: AbstractBaseUser, role: Membership.Role) -> M
     if not consumed:
         invite.refresh_from_db()
         invite.room.refresh_from_db()
-        raise InviteError(invite_problem(invite) or InviteFailure.USED_UP, invite)
+        raise InviteError(invite_problem(invite) or InviteFailure.USED_UP)
     logger.info("user %s joined room %s as %s by invite %s", user.pk, invite.room.public_id, role, invite.pk)
     return membership
 
@@ -155,7 +154,7 @@ def invite_accept(*, token: str, user: AbstractBaseUser) -> Membership:
     if existing is not None:
         return existing
     if is_guest(user):
-        raise InviteError(InviteFailure.GUEST_ELSEWHERE, invite)
+        raise InviteError(InviteFailure.GUEST_ELSEWHERE)
     _raise_if_unusable(invite)
     return _join(invite=invite, user=user, role=Membership.Role.MEMBER)
 
@@ -167,7 +166,7 @@ def guest_join(*, token: str, display_name: str, language: str) -> AbstractBaseU
     invite = _find_invite(token)
     _raise_if_unusable(invite)
     if not invite.room.allow_guests:
-        raise InviteError(InviteFailure.GUESTS_NOT_ALLOWED, invite)
+        raise InviteError(InviteFailure.GUESTS_NOT_ALLOWED)
     user = get_user_model().objects.create_user(username=f"guest-{secrets.token_hex(8)}", password=None)
     Profile.objects.update_or_create(
         user=user,

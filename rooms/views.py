@@ -240,14 +240,9 @@ def invite_revoke(request: HttpRequest, public_id: str, invite_id: int) -> HttpR
     return redirect(room_url(room))
 
 
-def _invite_failure(request: HttpRequest, error: services.InviteError) -> HttpResponse:
-    status, title, explanation = INVITE_FAILURE_PAGES[error.reason]
-    context = {
-        "title": title,
-        "explanation": explanation,
-        "reason": error.reason.value,
-        "invite": error.invite,
-    }
+def _invite_failure(request: HttpRequest, reason: InviteFailure) -> HttpResponse:
+    status, title, explanation = INVITE_FAILURE_PAGES[reason]
+    context = {"title": title, "explanation": explanation, "reason": reason.value}
     return render(request, "rooms/invite_error.html", context, status=status)
 
 
@@ -256,12 +251,12 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
         try:
             membership = services.invite_accept(token=token, user=request.user)
         except services.InviteError as error:
-            return _invite_failure(request, error)
+            return _invite_failure(request, error.reason)
         return redirect(room_url(membership.room))
     found = selectors.invite_lookup(token)
     problem = InviteFailure.UNKNOWN if found is None else selectors.invite_problem(found)
     if problem is not None:
-        return _invite_failure(request, services.InviteError(problem, found))
+        return _invite_failure(request, problem)
     form = GuestJoinForm(request.POST or None) if found.room.allow_guests else None
     if request.method == "POST" and form is not None and form.is_valid():
         try:
@@ -271,7 +266,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
                 language=form.cleaned_data["language"],
             )
         except services.InviteError as error:
-            return _invite_failure(request, error)
+            return _invite_failure(request, error.reason)
         login(request, guest, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(room_url(found.room))
     return render(

@@ -58,6 +58,8 @@ class Call:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = asyncio.Lock()
         self._joining = 0
+        # Why translation is off for this call (the owner's quota ran out), or None.
+        self.translation_blocked: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -125,6 +127,8 @@ class Call:
                 self.outbox.send(previous.reply_channel, {"type": "worker.replaced"})
             await previous.close()
         self.outbox.send(reply_channel, {"type": "worker.answer", "sdp": answer.sdp, "sdp_type": answer.type})
+        if self.translation_blocked:
+            self._tell_translation_off(participant)
         logger.info(
             "room=%s participant=%s joined (%s -> hears %s)", self.room_id, info.id, info.speak, info.hear
         )
@@ -166,6 +170,27 @@ class Call:
                 setattr(info, field, changes[field])
         self._reconcile()
 
+    def set_translation_blocked(self, reason: str | None) -> None:
+        """Stop (or allow again) every translation in this call; the call itself goes on."""
+        if reason == self.translation_blocked:
+            return
+        self.translation_blocked = reason
+        self._reconcile()
+        for participant in self.participants.values():
+            self._tell_translation_off(participant)
+
+    def _tell_translation_off(self, participant: Participant) -> None:
+        self.outbox.send(
+            participant.reply_channel,
+            {
+                "type": "worker.translation",
+                "speaker": None,
+                "language": participant.info.hear,
+                "status": "off" if self.translation_blocked else "live",
+                "detail": self.translation_blocked or "",
+            },
+        )
+
     def _participant_gone(self, participant: Participant) -> None:
         if self.participants.get(participant.id) is participant:
             self.spawn(self.leave(participant.id, participant.reply_channel), name=f"leave {participant.id}")
@@ -192,6 +217,8 @@ class Call:
             for listener in people
             if listener is not speaker and listener.info.hear != speaker.info.speak
         }
+        if self.translation_blocked:
+            wanted = set()
         for key in [k for k in self.sessions if k not in wanted]:
             session = self.sessions.pop(key)
             self.spawn(session.close(), name=f"close {session!r}")
@@ -214,7 +241,8 @@ class Call:
             for speaker in people:
                 if speaker is listener:
                     continue
-                same_language = listener.info.hear == speaker.info.speak
+                # Untranslated (same language, or translation off): the voice itself, at full volume.
+                same_language = listener.info.hear == speaker.info.speak or bool(self.translation_blocked)
                 original_gain = 1.0 if same_language else listener.info.original_volume
                 if original_gain > 0:
                     listener.source(f"orig:{speaker.id}", original_gain)

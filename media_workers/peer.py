@@ -118,9 +118,17 @@ class Participant:
     async def _read(self, track: MediaStreamTrack) -> None:
         resample = InboundResampler()
         on_audio = self._on_audio
+        timeout = settings.PARTICIPANT_SILENCE_TIMEOUT
         while True:
             try:
-                frame = await track.recv()
+                # A muted browser still sends silent packets: no packets at all means it is gone.
+                frame = await asyncio.wait_for(track.recv(), timeout)
+            except TimeoutError:
+                logger.info(
+                    "room=%s participant=%s: no audio for %.0f s, gone", self.room_id, self.id, timeout
+                )
+                self._on_gone(self)
+                return
             except MediaStreamError:
                 break
             pcm = resample(frame)  # type: ignore[arg-type]

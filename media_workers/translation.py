@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -81,6 +82,7 @@ class TranslationSession:
         self.language = language
         self.listener = listener
         self.transcribe_input = transcribe_input
+        self.id = uuid.uuid4().hex
         self.usage = Usage()
         self.status = "connecting"
         self._on_usage = on_usage

@@ -22,6 +22,7 @@ from .call import Call
 from .peer import ParticipantInfo
 from .registry import Registry
 from .translation import TranslationSession, make_client
+from .usage import UsageReporter
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class MediaWorker:
         self.registry = Registry()
         self.outbox = WorkerOutbox(self.layer)
         self.client = make_client()
+        self.usage = UsageReporter(
+            worker_id=self.id, sessions=lambda: [s for c in self.calls.values() for s in c.sessions.values()]
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, coro: Any, name: str) -> None:
@@ -95,6 +99,7 @@ class MediaWorker:
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._receive_loop(), name="inbox"),
+            asyncio.create_task(self.usage.run(), name="usage"),
         ]
         try:
             await self.stopping.wait()
@@ -106,7 +111,15 @@ class MediaWorker:
 
     async def _receive_loop(self) -> None:
         while True:
-            message = await self.layer.receive(self.channel)
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Redis restarting or unreachable: the calls go on; keep trying to listen.
+                logger.warning("worker=%s: channel layer unavailable, retrying", self.id, exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
             try:
                 self.dispatch(message)
             except Exception:
@@ -134,14 +147,29 @@ class MediaWorker:
         )
 
     async def _shutdown(self, background: list[asyncio.Task[Any]]) -> None:
+        """Move every call elsewhere, then stop: pages reconnect to another worker by themselves."""
         self.draining = True
-        for call in list(self.calls.values()):
-            for participant in call.participants.values():
-                self.outbox.send(participant.reply_channel, {"type": "worker.moving"})
+        try:
+            # Draining and without rooms first, so the moved calls are claimed by other workers.
+            await self._heartbeat()
+            for room_id in list(self.calls):
+                await self.registry.release_room(worker_id=self.id, room_id=room_id)
+        except Exception:
+            logger.warning("worker=%s: could not mark itself draining", self.id, exc_info=True)
+        moving = [p for call in self.calls.values() for p in call.participants.values()]
+        for participant in moving:
+            self.outbox.send(participant.reply_channel, {"type": "worker.moving"})
+        if moving:
+            # Keep the old calls playing while the pages connect to their new worker.
+            await asyncio.sleep(settings.MEDIA_WORKER_DRAIN_SECONDS)
         await asyncio.gather(*(call.close() for call in self.calls.values()), return_exceptions=True)
         self.calls.clear()
-        await self.registry.unregister(self.id)
-        # Let the outbox deliver the goodbyes before it stops.
+        await self.usage.flush()
+        try:
+            await self.registry.unregister(self.id)
+        except Exception:
+            logger.warning("worker=%s: could not unregister", self.id, exc_info=True)
+        # Let the outbox deliver what is left before it stops.
         for _ in range(50):
             if self.outbox.queue.empty():
                 break
@@ -169,6 +197,8 @@ class MediaWorker:
                 )
                 self.calls[room_id] = call
             info = ParticipantInfo(**message["participant"])
+            if "translation_blocked" in message:
+                call.set_translation_blocked(message["translation_blocked"])
             call.spawn(
                 call.join(
                     info=info,
@@ -186,6 +216,9 @@ class MediaWorker:
                     message.get("reply_channel", ""),
                     {"type": "worker.error", "code": "not_in_call", "message": "Join the call first."},
                 )
+            return
+        if kind == "room.translation":
+            call.set_translation_blocked(message.get("blocked"))
             return
         participant_id = str(message.get("participant_id", ""))
         if kind == "participant.candidate":
@@ -210,6 +243,7 @@ class MediaWorker:
         logger.info("worker=%s room=%s: call ended", self.id, call.room_id)
 
     def _session_ended(self, session: TranslationSession) -> None:
+        self.usage.session_ended(session)
         usage = session.usage
         logger.info(
             "room=%s speaker=%s language=%s: session ended, %.1f s sent, %.1f s received, "

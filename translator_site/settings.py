@@ -169,7 +169,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# In development whitenoise serves straight from the app and STATICFILES_DIRS folders;
+# collectstatic (production) gathers them into STATIC_ROOT.
+STATIC_ROOT = None if DEBUG else Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 
 SITE_ID = 1
 LOGIN_REDIRECT_URL = "rooms:list"
@@ -260,6 +262,16 @@ ICE_HOST_ADDRESSES = envlist("ICE_HOST_ADDRESSES", "")
 MEDIA_WORKER_CAPACITY = envint("MEDIA_WORKER_CAPACITY", 20)
 MEDIA_WORKER_HEARTBEAT_SECONDS = envfloat("MEDIA_WORKER_HEARTBEAT_SECONDS", 2.0)
 MEDIA_WORKER_HEARTBEAT_TTL = envfloat("MEDIA_WORKER_HEARTBEAT_TTL", 6.0)
+# On SIGTERM a worker moves its calls and keeps the old ones playing this long meanwhile.
+MEDIA_WORKER_DRAIN_SECONDS = envfloat("MEDIA_WORKER_DRAIN_SECONDS", 3.0)
+# A participant whose browser sends no audio for this long is gone (network loss).
+PARTICIPANT_SILENCE_TIMEOUT = envfloat("PARTICIPANT_SILENCE_TIMEOUT", 10.0)
+# How often a signalling connection in a call checks that its media worker is alive.
+WORKER_WATCH_SECONDS = envfloat("WORKER_WATCH_SECONDS", 1.0)
+# A translation that answers nothing for this long after speech was sent is reconnected.
+TRANSLATION_STALL_SECONDS = envfloat("TRANSLATION_STALL_SECONDS", 10.0)
+# How often a worker reports the running totals of every translation session (metering).
+USAGE_REPORT_SECONDS = envfloat("USAGE_REPORT_SECONDS", 15.0)
 # The original voice under the translation, 0..1 (0 = off).
 DEFAULT_ORIGINAL_VOLUME = envfloat("DEFAULT_ORIGINAL_VOLUME", 0.15)
 PLAYOUT_MAX_MS = envint("PLAYOUT_MAX_MS", 3000)

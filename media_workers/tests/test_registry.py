@@ -83,7 +83,15 @@ async def test_it_skips_a_draining_worker_and_frees_its_rooms_on_unregister(regi
     await announce(registry, "w1")
     assert (await registry.claim_room("room-a")).id == "w1"  # type: ignore[union-attr]
     await registry.heartbeat(
-        worker_id="w1", host="h", pid=1, channel="c", capacity=10, participants=0, sessions=0, draining=True, ttl=5
+        worker_id="w1",
+        host="h",
+        pid=1,
+        channel="c",
+        capacity=10,
+        participants=0,
+        sessions=0,
+        draining=True,
+        ttl=5,
     )
     assert await registry.claim_room("room-b") is None
     await announce(registry, "w2")

@@ -1,0 +1,109 @@
+"""Usage reports from the worker to the web tier, through Celery (never the database directly).
+
+Every report carries a session's running totals, not increments, keyed by the session's
+id: the receiving task stores the latest totals, so a repeated or late report never
+double-counts, and a worker that dies loses at most one reporting interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+
+from .translation import TranslationSession
+
+logger = logging.getLogger(__name__)
+
+RECORD_TASK = "rooms.tasks.record_translation_usage"
+
+
+def usage_payload(session: TranslationSession, *, worker_id: str, final: bool) -> dict[str, Any]:
+    usage = session.usage
+    return {
+        "session_id": session.id,
+        "room_id": session.room_id,
+        "speaker_id": session.speaker_id,
+        "language": session.language,
+        "model": settings.OPENAI_TRANSLATION_MODEL,
+        "worker_id": worker_id,
+        "started_at": usage.started_at,
+        "ended_at": usage.ended_at,
+        "first_audio_at": usage.first_audio_at,
+        "seconds_sent": round(usage.seconds_sent, 3),
+        "seconds_received": round(usage.seconds_received, 3),
+        "errors": usage.errors,
+        "reconnects": usage.reconnects,
+        "final": final,
+    }
+
+
+def send_to_celery(payload: dict[str, Any]) -> None:
+    from translator_site.celery import app
+
+    # Celery retries the broker connection itself; the task is idempotent on session_id.
+    app.send_task(RECORD_TASK, kwargs={"report": payload}, retry=True)
+
+
+class UsageReporter:
+    """Sends usage reports off the event loop, periodically and when a session ends."""
+
+    def __init__(
+        self,
+        *,
+        worker_id: str,
+        sessions: Callable[[], Iterable[TranslationSession]],
+        send: Callable[[dict[str, Any]], None] = send_to_celery,
+    ) -> None:
+        self.worker_id = worker_id
+        self._sessions = sessions
+        self._send = send
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
+
+    def session_ended(self, session: TranslationSession) -> None:
+        self._put(usage_payload(session, worker_id=self.worker_id, final=True))
+
+    def _put(self, payload: dict[str, Any]) -> None:
+        try:
+            self._queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            logger.error(
+                "worker=%s: usage queue full, dropped a report for %s", self.worker_id, payload["room_id"]
+            )
+
+    async def run(self) -> None:
+        """Report every live session each interval, and deliver queued reports in order."""
+        ticker = asyncio.create_task(self._tick())
+        try:
+            while True:
+                payload = await self._queue.get()
+                try:
+                    await asyncio.to_thread(self._send, payload)
+                except Exception:
+                    logger.warning(
+                        "worker=%s room=%s: usage report failed",
+                        self.worker_id,
+                        payload["room_id"],
+                        exc_info=True,
+                    )
+        finally:
+            ticker.cancel()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(settings.USAGE_REPORT_SECONDS)
+            for session in list(self._sessions()):
+                self._put(usage_payload(session, worker_id=self.worker_id, final=False))
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued (at shutdown), within `timeout` seconds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._queue.empty() and asyncio.get_running_loop().time() < deadline:
+            payload = self._queue.get_nowait()
+            try:
+                await asyncio.to_thread(self._send, payload)
+            except Exception:
+                logger.warning("worker=%s: usage report failed at shutdown", self.worker_id, exc_info=True)

@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 SessionKey = tuple[str, str]
 
+# Peak level (int16) above which a chunk counts as speech for the translation's stall watchdog.
+SPEECH_LEVEL = 1000
+
 
 class Outbox(Protocol):
     def send(self, channel: str, message: dict[str, Any]) -> None: ...
@@ -277,10 +280,12 @@ class Call:
             return
         for chunk in speaker.chunker.push(pcm):
             message = append_message(chunk)
+            samples = np.frombuffer(chunk, dtype=np.int16)
+            speech = bool(samples.max() > SPEECH_LEVEL or samples.min() < -SPEECH_LEVEL)
             for language in speaker.session_languages:
                 session = self.sessions.get((speaker.id, language))
                 if session is not None:
-                    session.feed(message, len(chunk))
+                    session.feed(message, len(chunk), speech)
 
     def _listeners(self, session: TranslationSession) -> list[Participant]:
         return [

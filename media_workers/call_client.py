@@ -126,14 +126,26 @@ class HttpSession:
 
 
 class CallClient:
-    """One synthetic participant in one room."""
+    """One synthetic participant in one room; it follows the server's `reconnect` by itself."""
 
-    def __init__(self, *, base_url: str, room_id: str, http: HttpSession, source: MediaStreamTrack) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        room_id: str,
+        http: HttpSession,
+        source: Callable[[], MediaStreamTrack],
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.room_id = room_id
         self.http = http
+        # A closed peer connection stops its track, so every join gets a new microphone.
         self.source = source
+        self.track: MediaStreamTrack | None = None
         self.heard = Heard()
+        # Monotonic times at which the server asked us to reconnect, and we had rejoined.
+        self.reconnects_asked: list[float] = []
+        self.rejoined: list[float] = []
         self.hello: dict[str, Any] = {}
         self.pc: RTCPeerConnection | None = None
         self._ws: Any = None
@@ -166,7 +178,8 @@ class CallClient:
         if not self.hello:
             await self.connect()
         self.pc = RTCPeerConnection(configuration=rtc_configuration())
-        self.pc.addTrack(self.source)
+        self.track = self.source()
+        self.pc.addTrack(self.track)
         self.pc.on("track", self._on_track)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         self._answer = asyncio.get_running_loop().create_future()
@@ -199,6 +212,20 @@ class CallClient:
             await self.pc.close()
             self.pc = None
 
+    async def _rejoin(self, attempts: int = 20) -> None:
+        """Join again (on another worker), retrying while the service says it is busy."""
+        await self._close_peer()
+        for attempt in range(attempts):
+            try:
+                await self.join()
+            except (RuntimeError, TimeoutError) as exc:
+                logger.info("room=%s: rejoin attempt %d failed: %s", self.room_id, attempt + 1, exc)
+                await self._close_peer()
+                await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
+                continue
+            self.rejoined.append(time.monotonic())
+            return
+
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
             self._tasks.append(asyncio.create_task(self._record(track)))
@@ -229,6 +256,9 @@ class CallClient:
                 self._answer.set_result(message)
             elif kind == "captions":
                 self.heard.captions.append(message)
+            elif kind == "reconnect":
+                self.reconnects_asked.append(time.monotonic())
+                self._tasks.append(asyncio.create_task(self._rejoin()))
             elif kind == "error":
                 logger.info(
                     "room=%s: server error %s: %s", self.room_id, message.get("code"), message.get("message")

@@ -86,7 +86,10 @@ class TranslationSession:
         self.usage = Usage()
         self.status = "connecting"
         self._on_usage = on_usage
-        self._pending: collections.deque[tuple[str, int]] = collections.deque(
+        # When speech was first sent with no server event since (the stall watchdog's clock).
+        self._unanswered_since: float | None = None
+        self._stalled = False
+        self._pending: collections.deque[tuple[str, int, bool]] = collections.deque(
             maxlen=max(1, int(MAX_PENDING_SECONDS * 1000 / chunk_ms))
         )
         self._wakeup = asyncio.Event()
@@ -105,11 +108,11 @@ class TranslationSession:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"translation {self.speaker_id}->{self.language}")
 
-    def feed(self, message: str, n_bytes: int) -> None:
+    def feed(self, message: str, n_bytes: int, speech: bool) -> None:
         """Queue one append event (from `append_message`); never blocks the audio path."""
         if self._closing:
             return
-        self._pending.append((message, n_bytes))
+        self._pending.append((message, n_bytes, speech))
         self._wakeup.set()
 
     async def close(self) -> None:
@@ -174,7 +177,10 @@ class TranslationSession:
                 await self._pump(self._connection)
                 if self._closing:
                     return
-                detail = "the translation service closed the session"
+                if self._stalled:
+                    detail = "the translation service stopped answering"
+                else:
+                    detail = "the translation service closed the session"
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -191,23 +197,40 @@ class TranslationSession:
             await asyncio.sleep(delay * (0.75 + random.random() / 2))
 
     async def _pump(self, connection: Any) -> None:
-        sender = asyncio.create_task(self._send_loop(connection))
+        self._stalled = False
+        self._unanswered_since = None
+        helpers = [
+            asyncio.create_task(self._send_loop(connection)),
+            asyncio.create_task(self._watch_for_stall(connection)),
+        ]
         try:
             await self._receive_loop(connection)
         finally:
-            sender.cancel()
-            try:
-                await sender
-            except (asyncio.CancelledError, Exception):
-                pass
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _watch_for_stall(self, connection: Any) -> None:
+        """Speech went out and nothing came back for too long: drop the connection to reconnect."""
+        limit = settings.TRANSLATION_STALL_SECONDS
+        while True:
+            await asyncio.sleep(min(1.0, limit / 4))
+            since = self._unanswered_since
+            if since is not None and time.monotonic() - since > limit:
+                logger.warning("room=%s %r: no answer for %.0f s after speech", self.room_id, self, limit)
+                self._stalled = True
+                await connection.close()
+                return
 
     async def _send_loop(self, connection: Any) -> None:
         pending = self._pending
         while True:
             while pending:
-                message, n_bytes = pending.popleft()
+                message, n_bytes, speech = pending.popleft()
                 await connection.send_raw(message)
                 self.usage.seconds_sent += n_bytes / 48000
+                if speech and self._unanswered_since is None:
+                    self._unanswered_since = time.monotonic()
             if self._closing:
                 return
             self._wakeup.clear()
@@ -222,6 +245,7 @@ class TranslationSession:
                 raw = await connection.recv_bytes()
             except ConnectionClosed:
                 return
+            self._unanswered_since = None
             event = json.loads(raw)
             kind = event.get("type")
             if kind == "session.output_audio.delta":

@@ -79,6 +79,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     membership: Membership | None = None
     worker_channel: str | None = None
+    worker_id: str | None = None
+    watcher: asyncio.Task[None] | None = None
 
     @property
     def room_id(self) -> str:
@@ -192,7 +194,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "busy", "The service is busy: no media worker is free. Try again shortly.", "offer"
             )
             return
-        self.worker_channel = worker.channel
+        self.worker_channel, self.worker_id = worker.channel, worker.id
+        if self.watcher is None:
+            self.watcher = asyncio.create_task(self._watch_worker())
         await self.channel_layer.send(
             worker.channel,
             {
@@ -249,7 +253,30 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def _leave_call(self) -> None:
         await self._to_worker("participant.leave")
-        self.worker_channel = None
+        self.worker_channel = self.worker_id = None
+        if self.watcher is not None:
+            self.watcher.cancel()
+            self.watcher = None
+
+    async def _watch_worker(self) -> None:
+        """While in a call, notice its media worker dying and move the call to another."""
+        while True:
+            await asyncio.sleep(settings.WORKER_WATCH_SECONDS)
+            worker_id = self.worker_id
+            if worker_id is None:
+                continue
+            try:
+                alive = await registry().worker(worker_id) is not None
+            except Exception:
+                # Redis itself is away: that says nothing about the worker; look again later.
+                logger.warning("room=%s: cannot check worker %s", self.room_id, worker_id, exc_info=True)
+                continue
+            if not alive and self.worker_id == worker_id:
+                logger.info("room=%s: worker %s is gone, moving the call", self.room_id, worker_id)
+                self.worker_channel = self.worker_id = None
+                await self._send(
+                    {"type": "reconnect", "reason": "worker_lost", "message": "Reconnecting your call."}
+                )
 
     # --- From the media worker (this consumer's channel) and the room group ---------------------
 
@@ -263,15 +290,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "translation", **{k: v for k, v in event.items() if k != "type"}})
 
     async def worker_error(self, event: dict[str, Any]) -> None:
-        self.worker_channel = None
+        self.worker_channel = self.worker_id = None
         await self._error(event["code"], event["message"], "offer")
 
     async def worker_replaced(self, event: dict[str, Any]) -> None:
-        self.worker_channel = None
+        self.worker_channel = self.worker_id = None
         await self._refuse(CLOSE_REPLACED, "replaced", "You joined this call from another tab or device.")
 
     async def worker_moving(self, event: dict[str, Any]) -> None:
-        self.worker_channel = None
+        self.worker_channel = self.worker_id = None
         await self._send(
             {"type": "reconnect", "reason": "moving", "message": "Moving your call to another server."}
         )

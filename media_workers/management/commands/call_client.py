@@ -47,8 +47,13 @@ class Command(BaseCommand):
             room_id = await asyncio.to_thread(
                 http.join_as_guest, path, name=options["name"], language=options["language"]
             )
-        source = wav_source(options["wav"]) if options["wav"] else ToneTrack(options["tone"])
-        client = CallClient(base_url=options["url"], room_id=room_id, http=http, source=source)
+        wav, tone = options["wav"], options["tone"]
+        client = CallClient(
+            base_url=options["url"],
+            room_id=room_id,
+            http=http,
+            source=(lambda: wav_source(wav)) if wav else (lambda: ToneTrack(tone)),
+        )
         try:
             hello = await client.connect()
             self.stdout.write(f"joined room {hello['room']['name']!r} as {hello['participant']['name']}")

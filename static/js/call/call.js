@@ -1,0 +1,488 @@
+// The live call on the room page: join flow, controls, states and captions (docs/signalling.md).
+
+import { Backoff } from "./backoff.js";
+import { Captions } from "./captions.js";
+import { LevelMeter } from "./meter.js";
+import {
+  INSECURE_CONTEXT,
+  SYSTEM_MUTED,
+  getMicrophone,
+  microphoneAvailable,
+  microphoneProblem,
+} from "./microphone.js";
+import { createPeer, gatheredOffer } from "./peer.js";
+import { Roster } from "./roster.js";
+import { Signalling } from "./signalling.js";
+
+const CLOSE_MESSAGES = {
+  4401: "You are no longer signed in. Log in, or open your invite link again.",
+  4403: "You can't join this call: you are not a member of this room (or the page was opened from another site).",
+  4409: "You joined this call from another tab or device, so it ended here.",
+  4410: "This room has been closed by its owner, so the call has ended.",
+  4429: "This page sent too many messages and was disconnected.",
+};
+// After these, joining again from this page can work; after the others it would be refused again.
+const REJOINABLE_CODES = new Set([4409, 4429]);
+
+// A peer connection that stays "disconnected" this long is replaced; most recover within a second or two.
+const DISCONNECTED_GRACE_MS = 4000;
+// Captions trail speech by a moment: a fragment this recent counts as the speaker still speaking.
+const SPEAKING_WINDOW_MS = 1500;
+// The local meter level (0..1, -60..0 dBFS) above which I am shown as speaking.
+const MY_SPEAKING_LEVEL = 0.45;
+const SPEAKING_TICK_MS = 300;
+// Sliders are sent at most this often while dragged: the server rate-limits signalling messages.
+const SETTINGS_SEND_MS = 150;
+
+function socketUrl(path) {
+  return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;
+}
+
+function seconds(ms) {
+  return `${Math.max(1, Math.round(ms / 1000))} s`;
+}
+
+export class Call {
+  /** @param {HTMLElement} root the `#call` section of the room page */
+  constructor(root) {
+    const find = (name) => root.querySelector(`[data-call-${name}]`);
+    this.root = root;
+    this.ui = {
+      state: find("state"),
+      alert: find("alert"),
+      demo: find("demo"),
+      translation: find("translation"),
+      lobby: find("lobby"),
+      join: find("join"),
+      tap: find("tap"),
+      live: find("live"),
+      mute: find("mute"),
+      leave: find("leave"),
+      people: find("people"),
+      captionsPanel: find("captions-panel"),
+      captionsToggle: find("captions-toggle"),
+      language: find("language"),
+      translationVolume: find("translation-volume"),
+      originalVolume: find("original-volume"),
+      audio: find("audio"),
+    };
+    this.captions = new Captions(find("captions"));
+    this.roster = new Roster(this.ui.people);
+    this.meter = new LevelMeter(find("meter"));
+    this.peerBackoff = new Backoff();
+    this.signalling = new Signalling(socketUrl(root.dataset.wsPath), {
+      onMessage: (message) => this.onMessage(message),
+      onClose: (info) => this.onSocketClose(info),
+    });
+    this.hello = null;
+    // Whether the current socket has said hello: offers go only to a socket that has.
+    this.ready = false;
+    this.inCall = false;
+    this.joining = false;
+    this.muted = false;
+    this.stream = null;
+    this.track = null;
+    this.pc = null;
+    this.sender = null;
+    this.audioContext = null;
+    this.speaks = new Map();
+    this.translationProblems = new Map();
+    this.pendingSettings = {};
+    this.settingsTimer = null;
+    this.retryTimer = null;
+    this.disconnectTimer = null;
+    this.speakingTimer = null;
+  }
+
+  start() {
+    const { ui } = this;
+    ui.join.addEventListener("click", () => this.join());
+    ui.leave.addEventListener("click", () => this.leave());
+    ui.mute.addEventListener("click", () => this.setMuted(!this.muted));
+    ui.tap.addEventListener("click", () => this.playRemote());
+    ui.language.addEventListener("change", () => {
+      // Problems reported for the old language say nothing about the new one.
+      this.translationProblems.clear();
+      this.renderTranslation();
+      this.sendSettings({ hear_language: ui.language.value });
+    });
+    ui.translationVolume.addEventListener("input", () =>
+      this.sendSettings({ translation_volume: Number(ui.translationVolume.value) }),
+    );
+    ui.originalVolume.addEventListener("input", () =>
+      this.sendSettings({ original_volume: Number(ui.originalVolume.value) }),
+    );
+    ui.captionsToggle.addEventListener("change", () => {
+      ui.captionsPanel.hidden = !ui.captionsToggle.checked;
+    });
+    // pagehide, not unload: iOS Safari does not fire unload reliably, and unload blocks the back-forward cache.
+    window.addEventListener("pagehide", () => this.pageHidden());
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) this.connect();
+    });
+    if (!microphoneAvailable()) {
+      ui.join.disabled = true;
+      this.showAlert(INSECURE_CONTEXT);
+    }
+    this.connect();
+  }
+
+  connect() {
+    this.setState("Connecting to the room…", "busy");
+    this.signalling.connect();
+  }
+
+  // --- Joining and leaving -----------------------------------------------------------------------
+
+  async join() {
+    if (this.inCall || this.joining) return;
+    this.joining = true;
+    this.clearAlert();
+    // iOS only lets audio start inside a tap: the level meter's context is created (or resumed) here.
+    this.audioContext ??= new (window.AudioContext || window.webkitAudioContext)();
+    this.audioContext.resume();
+    this.setState("Starting your microphone…", "busy");
+    let stream;
+    try {
+      stream = await getMicrophone();
+    } catch (error) {
+      this.joining = false;
+      this.showAlert(microphoneProblem(error));
+      this.setState("Not in the call", "problem");
+      return;
+    }
+    this.joining = false;
+    this.inCall = true;
+    this.useMicrophone(stream);
+    this.peerBackoff.reset();
+    this.renderMuted();
+    this.renderInCall();
+    this.speakingTimer = setInterval(() => this.renderSpeaking(), SPEAKING_TICK_MS);
+    if (this.ready) {
+      this.startPeer();
+    } else {
+      this.connect();
+    }
+  }
+
+  leave() {
+    this.signalling.send({ type: "leave" });
+    this.endCall();
+    this.setState("You left the call", "idle");
+  }
+
+  pageHidden() {
+    if (this.inCall) this.signalling.send({ type: "leave" });
+    this.endCall();
+    this.signalling.close();
+    this.ready = false;
+  }
+
+  /** Ends the call on this page: peer connection, microphone and timers. */
+  endCall() {
+    this.inCall = false;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.disconnectTimer);
+    clearInterval(this.speakingTimer);
+    this.closePeer();
+    this.meter.stop();
+    for (const track of this.stream?.getTracks() ?? []) track.stop();
+    this.stream = null;
+    this.track = null;
+    this.ui.audio.srcObject = null;
+    this.ui.tap.hidden = true;
+    this.translationProblems.clear();
+    this.renderTranslation();
+    this.renderInCall();
+  }
+
+  useMicrophone(stream) {
+    this.stream = stream;
+    const track = stream.getAudioTracks()[0];
+    this.track = track;
+    track.enabled = !this.muted;
+    track.addEventListener("mute", () => this.showAlert(SYSTEM_MUTED));
+    track.addEventListener("unmute", () => {
+      if (this.ui.alert.textContent === SYSTEM_MUTED) this.clearAlert();
+    });
+    // Ended: the device went away or the system took it. Ask again and swap it in without renegotiating.
+    track.addEventListener("ended", () => this.replaceMicrophone());
+    this.meter.start(this.audioContext, stream);
+  }
+
+  async replaceMicrophone() {
+    if (!this.inCall) return;
+    let stream;
+    try {
+      stream = await getMicrophone();
+    } catch (error) {
+      this.showAlert(microphoneProblem(error));
+      return;
+    }
+    if (!this.inCall) {
+      for (const track of stream.getTracks()) track.stop();
+      return;
+    }
+    this.useMicrophone(stream);
+    this.clearAlert();
+    await this.sender?.replaceTrack(this.track);
+  }
+
+  // --- The peer connection -----------------------------------------------------------------------
+
+  async startPeer() {
+    clearTimeout(this.retryTimer);
+    this.closePeer();
+    this.setState("Connecting the call…", "busy");
+    const { pc, sender } = createPeer({
+      iceServers: this.hello.ice_servers,
+      track: this.track,
+      stream: this.stream,
+      onTrack: (stream) => this.playRemote(stream),
+      onStateChange: (state) => this.onPeerState(pc, state),
+    });
+    this.pc = pc;
+    this.sender = sender;
+    let sdp;
+    try {
+      sdp = await gatheredOffer(pc);
+    } catch (error) {
+      if (pc === this.pc) this.retryPeer(`The call could not start (${error.name})`);
+      return;
+    }
+    // A newer attempt (a reconnect, a leave) may have replaced this one while ICE gathered.
+    if (pc === this.pc) this.signalling.send({ type: "offer", sdp });
+  }
+
+  closePeer() {
+    clearTimeout(this.disconnectTimer);
+    this.pc?.close();
+    this.pc = null;
+    this.sender = null;
+  }
+
+  onPeerState(pc, state) {
+    if (pc !== this.pc) return;
+    clearTimeout(this.disconnectTimer);
+    if (state === "connected") {
+      this.peerBackoff.reset();
+      this.setState("In the call", "live");
+    } else if (state === "disconnected") {
+      this.setState("Connection interrupted — reconnecting…", "busy");
+      this.disconnectTimer = setTimeout(() => this.retryPeer("The connection was lost"), DISCONNECTED_GRACE_MS);
+    } else if (state === "failed") {
+      this.retryPeer("The connection failed");
+    }
+  }
+
+  /** A new peer connection after a backoff, saying why in the state line. */
+  retryPeer(reason) {
+    if (!this.inCall) return;
+    this.closePeer();
+    const delay = this.peerBackoff.next();
+    this.setState(`${reason}. Reconnecting in ${seconds(delay)}…`, "busy");
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      // Without a ready socket the next hello starts the peer instead.
+      if (this.inCall && this.ready) this.startPeer();
+    }, delay);
+  }
+
+  playRemote(stream) {
+    const { audio, tap } = this.ui;
+    if (stream && audio.srcObject !== stream) audio.srcObject = stream;
+    audio.play().then(
+      () => {
+        tap.hidden = true;
+      },
+      // Refused without a tap (autoplay rules): the button gives the person one to make.
+      () => {
+        tap.hidden = false;
+      },
+    );
+  }
+
+  // --- Signalling --------------------------------------------------------------------------------
+
+  onMessage(message) {
+    switch (message.type) {
+      case "hello":
+        return this.onHello(message);
+      case "answer":
+        return this.onAnswer(message);
+      case "state":
+        return this.onState(message);
+      case "captions":
+        return this.captions.add(message, this.speaks.get(message.speaker));
+      case "translation":
+        return this.onTranslation(message);
+      case "settings":
+        this.ui.language.value = message.participant.hear;
+        return;
+      case "reconnect":
+        if (this.inCall) {
+          this.setState(message.message || "Moving your call to another server…", "busy");
+          this.startPeer();
+        }
+        return;
+      case "error":
+        return this.onError(message);
+    }
+  }
+
+  onHello(hello) {
+    const { ui } = this;
+    const first = this.hello === null;
+    this.hello = hello;
+    this.ready = true;
+    ui.demo.hidden = !hello.demo;
+    if (first) {
+      ui.language.replaceChildren(
+        ...Object.entries(hello.languages).map(([code, name]) => {
+          const option = new Option(name, code);
+          option.lang = code;
+          return option;
+        }),
+      );
+      ui.translationVolume.value = hello.participant.translation_volume;
+      ui.originalVolume.value = hello.original_volume;
+    } else {
+      // A new socket starts from the server's defaults: bring back what this page had set.
+      this.signalling.send({
+        type: "settings",
+        translation_volume: Number(ui.translationVolume.value),
+        original_volume: Number(ui.originalVolume.value),
+      });
+      if (this.muted) this.signalling.send({ type: "mute", muted: true });
+    }
+    ui.language.value = hello.participant.hear;
+    if (this.inCall) {
+      this.startPeer();
+    } else {
+      this.setState("Not in the call", "idle");
+    }
+  }
+
+  onAnswer(message) {
+    const pc = this.pc;
+    if (!pc) return;
+    pc.setRemoteDescription({ type: message.sdp_type, sdp: message.sdp }).catch((error) => {
+      if (pc === this.pc) this.retryPeer(`The server's answer could not be used (${error.name})`);
+    });
+  }
+
+  onState({ participants }) {
+    this.speaks = new Map(participants.map((person) => [person.id, person.speak]));
+    this.roster.render(participants, { myId: this.hello?.participant.id, languages: this.hello?.languages ?? {} });
+    this.renderSpeaking();
+  }
+
+  onTranslation(message) {
+    // speaker null: the whole call's translation changed state, not one speaker's.
+    const key = message.speaker ?? "*";
+    if (message.status === "live") {
+      this.translationProblems.delete(key);
+    } else {
+      this.translationProblems.set(key, message);
+    }
+    this.renderTranslation();
+  }
+
+  onError(message) {
+    // A fatal error is followed by the socket closing with a code: onSocketClose explains it.
+    if (message.fatal) return;
+    if (message.code === "busy") {
+      this.retryPeer("The service is busy: no media worker is free right now");
+    } else if (message.code === "bad_offer") {
+      this.retryPeer("The server could not use this connection");
+    } else {
+      this.showAlert(message.message);
+    }
+  }
+
+  onSocketClose({ code, final, wasOpen, retryInMs }) {
+    this.ready = false;
+    if (final) {
+      this.endCall();
+      this.showAlert(CLOSE_MESSAGES[code]);
+      this.ui.join.disabled = !REJOINABLE_CODES.has(code);
+      this.ui.join.textContent = code === 4409 ? "Join here instead" : "Join call";
+      this.setState("Not in the call", "problem");
+      return;
+    }
+    // The server ends the call when its socket goes: a new socket needs a new peer connection.
+    this.closePeer();
+    const what = wasOpen ? "Lost the connection to the server" : "Can't reach the server";
+    this.setState(`${what}. Trying again in ${seconds(retryInMs)}…`, this.inCall ? "busy" : "problem");
+  }
+
+  // --- Controls ----------------------------------------------------------------------------------
+
+  setMuted(muted) {
+    this.muted = muted;
+    if (this.track) this.track.enabled = !muted;
+    this.signalling.send({ type: "mute", muted });
+    this.renderMuted();
+  }
+
+  sendSettings(changes) {
+    Object.assign(this.pendingSettings, changes);
+    if (this.settingsTimer) return;
+    this.settingsTimer = setTimeout(() => {
+      this.signalling.send({ type: "settings", ...this.pendingSettings });
+      this.pendingSettings = {};
+      this.settingsTimer = null;
+    }, SETTINGS_SEND_MS);
+  }
+
+  // --- Rendering ---------------------------------------------------------------------------------
+
+  setState(text, tone) {
+    this.root.dataset.callTone = tone;
+    this.ui.state.textContent = text;
+  }
+
+  showAlert(text) {
+    this.ui.alert.textContent = text;
+    this.ui.alert.hidden = false;
+  }
+
+  clearAlert() {
+    this.ui.alert.textContent = "";
+    this.ui.alert.hidden = true;
+  }
+
+  renderInCall() {
+    this.ui.lobby.hidden = this.inCall;
+    this.ui.live.hidden = !this.inCall;
+  }
+
+  renderMuted() {
+    const { mute } = this.ui;
+    mute.setAttribute("aria-pressed", String(this.muted));
+    mute.textContent = this.muted ? "Unmute" : "Mute";
+  }
+
+  renderTranslation() {
+    const problems = [...this.translationProblems.values()];
+    const note = this.ui.translation;
+    note.hidden = problems.length === 0;
+    const stopped = problems.find((p) => p.status !== "reconnecting" && p.status !== "error");
+    if (stopped) {
+      note.textContent = `Translation unavailable${stopped.detail ? `: ${stopped.detail}` : "."}`;
+    } else {
+      note.textContent = "Translation reconnecting…";
+    }
+  }
+
+  renderSpeaking() {
+    const myId = this.hello?.participant.id;
+    for (const id of this.roster.ids) {
+      const speaking =
+        id === myId
+          ? this.inCall && !this.muted && this.meter.level > MY_SPEAKING_LEVEL
+          : this.captions.heardWithin(id, SPEAKING_WINDOW_MS);
+      this.roster.setSpeaking(id, speaking);
+    }
+  }
+}

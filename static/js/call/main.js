@@ -1,0 +1,6 @@
+// Entry point of the room page's live call (loaded as a module: no inline scripts under the CSP).
+
+import { Call } from "./call.js";
+
+const root = document.getElementById("call");
+if (root) new Call(root).start();

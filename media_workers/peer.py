@@ -12,6 +12,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 from django.conf import settings
 
+from . import metrics
 from .audio import ChunkAccumulator, InboundResampler
 from .ice import rtc_configuration
 from .mixer import ListenerTrack
@@ -58,6 +59,7 @@ class Participant:
         # Source key ("orig:<speaker>" or "tr:<speaker>") -> what this listener hears of it.
         self.buffers: dict[str, PlayoutBuffer] = {}
         self.chunker = ChunkAccumulator(settings.TRANSLATION_CHUNK_MS)
+        self.frames_in = 0
         # The languages this participant is being translated into (sessions of theirs).
         self.session_languages: list[str] = []
         self._on_audio = on_audio
@@ -108,8 +110,10 @@ class Participant:
         return buffer
 
     def drop_source(self, key: str) -> None:
-        if self.buffers.pop(key, None) is not None:
+        buffer = self.buffers.pop(key, None)
+        if buffer is not None:
             self.track.remove_source(key)
+            metrics.retire_buffer(buffer)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and self._reader is None:
@@ -131,6 +135,7 @@ class Participant:
                 return
             except MediaStreamError:
                 break
+            self.frames_in += 1
             pcm = resample(frame)  # type: ignore[arg-type]
             if pcm:
                 on_audio(self, pcm)
@@ -149,4 +154,5 @@ class Participant:
         if self._reader is not None:
             self._reader.cancel()
         self.track.stop()
+        metrics.retire_participant(self)
         await self.pc.close()

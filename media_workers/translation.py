@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from django.conf import settings
 from openai import AsyncOpenAI
 
+from . import metrics
+
 logger = logging.getLogger(__name__)
 
 # How long `close()` waits for `session.closed` after asking the server to flush.
@@ -191,6 +193,7 @@ class TranslationSession:
             if self._closing:
                 return
             self.usage.reconnects += 1
+            metrics.OPENAI_RECONNECTS.inc()
             attempt += 1
             self._set_status("reconnecting", detail)
             delay = min(settings.TRANSLATION_RECONNECT_MAX_DELAY, 0.25 * 2 ** (attempt - 1))
@@ -252,6 +255,7 @@ class TranslationSession:
                 pcm = base64.b64decode(event["delta"])
                 if self.usage.first_audio_at is None:
                     self.usage.first_audio_at = time.time()
+                    metrics.FIRST_TRANSLATED_AUDIO.observe(self.usage.first_audio_at - self.usage.started_at)
                 self.usage.seconds_received += len(pcm) / 48000
                 self.listener.on_translated_audio(self, pcm)
             elif kind == "session.output_transcript.delta":
@@ -265,6 +269,7 @@ class TranslationSession:
                 return
             elif kind == "error":
                 self.usage.errors += 1
+                metrics.OPENAI_ERRORS.inc()
                 error = event.get("error") or {}
                 logger.warning(
                     "room=%s %r: translation error %s: %s",

@@ -21,6 +21,7 @@ from django.conf import settings
 from media_workers.call import room_group
 from media_workers.ice import browser_ice_servers
 from media_workers.registry import Registry
+from translator_site import metrics
 
 from .languages import OUTPUT_LANGUAGES
 from .models import Membership
@@ -95,6 +96,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.translation_volume = 1.0
         self.muted = False
         await self.accept()
+        metrics.websocket_opened()
         headers = dict(self.scope.get("headers", []))
         user = self.scope.get("user")
         if not origin_allowed(headers):
@@ -122,17 +124,19 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "participant": self._participant(),
                 "room": {"id": self.room_id, "name": membership.room.name},
                 "demo": settings.DEMO_MODE,
-                "ice_servers": browser_ice_servers(),
+                "ice_servers": browser_ice_servers(user.pk),
                 "languages": OUTPUT_LANGUAGES,
                 "original_volume": self.original_volume,
             }
         )
 
     async def _refuse(self, code: int, reason: str, message: str) -> None:
+        metrics.signalling_error(reason)
         await self._send({"type": "error", "code": reason, "message": message, "fatal": True})
         await self.close(code=code, reason=reason)
 
     async def disconnect(self, code: int) -> None:
+        metrics.websocket_closed()
         if self.membership is None:
             return
         await self._leave_call()
@@ -156,6 +160,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(message))
 
     async def _error(self, code: str, message: str, about: str | None = None) -> None:
+        metrics.signalling_error(code)
         await self._send({"type": "error", "code": code, "message": message, "about": about})
 
     # --- From the browser ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -107,7 +108,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: load balancers, Docker and Prometheus reach /healthz, /readyz and /metrics by
+    # address over plain HTTP, so these answer before the host check and the HTTPS redirect.
+    "translator_site.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "translator_site.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -210,6 +215,8 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {}
+# Celery logs through LOGGING below (JSON and redaction included) instead of its own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Accounts (django-allauth) ---------------------------------------------------------------
 ACCOUNT_LOGIN_METHODS = {"email"}
@@ -281,6 +288,40 @@ SIGNALLING_MAX_MESSAGE_BYTES = envint("SIGNALLING_MAX_MESSAGE_BYTES", 64 * 1024)
 SIGNALLING_RATE_PER_SECOND = envfloat("SIGNALLING_RATE_PER_SECOND", 20.0)
 SIGNALLING_RATE_BURST = envint("SIGNALLING_RATE_BURST", 60)
 
+# --- TURN: per-user, time-limited credentials for coturn's use-auth-secret --------------------
+# Comma-separated TURN URLs given to browsers (e.g. turn:turn.example.org:3478?transport=udp).
+TURN_URLS = envlist("TURN_URLS", "")
+# The secret shared with coturn (its static-auth-secret); TURN is off unless both are set.
+TURN_SECRET = envstr("TURN_SECRET")
+# Lifetime of a credential handed to a page; coturn refuses to refresh an allocation after
+# it, so it must outlast the longest call (the TURN REST API draft recommends one day).
+TURN_TTL_SECONDS = envint("TURN_TTL_SECONDS", 86400)
+
+# --- Operations: health, metrics, logs, content security policy ------------------------------
+# Who may read the web process's /metrics: comma-separated addresses or networks (CIDR).
+# Requests that came through a proxy (X-Forwarded-For set) are always refused.
+METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+# Each media worker serves /healthz and /metrics here. The port is one port, a range such
+# as 9100-9199 (the first free one: several workers on one host), or 0 (any free port).
+MEDIA_WORKER_METRICS_HOST = envstr("MEDIA_WORKER_METRICS_HOST", "127.0.0.1")
+MEDIA_WORKER_METRICS_PORT = envstr("MEDIA_WORKER_METRICS_PORT", "9100-9199")
+# json (one object per line, for log collectors) or plain; json unless DEBUG is on.
+LOG_FORMAT = envstr("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
+# Pages may load scripts, styles and media only from this site, and open websockets only to
+# it (in DEBUG to any ws:/wss: address, since the site is reached by LAN address and port).
+_websocket_origin = urlsplit(PUBLIC_BASE_URL)._replace(
+    scheme="wss" if PUBLIC_BASE_URL.startswith("https:") else "ws", path="", query="", fragment=""
+)
+CONTENT_SECURITY_POLICY = envstr(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "media-src 'self' blob:; "
+    f"connect-src 'self' {'ws: wss:' if DEBUG else _websocket_origin.geturl()}; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+
 # --- Production hardening --------------------------------------------------------------------
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
@@ -289,6 +330,9 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+    # Preloading binds the domain and all its subdomains to HTTPS for good: the operator's
+    # choice (SECURE_HSTS_PRELOAD=1), not a default, so its deploy-check warning is expected.
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -298,8 +342,15 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "translator_site.logs.JsonFormatter"},
+    },
+    # The OpenAI key and invite tokens are masked in every record, whatever logged it.
+    "filters": {"redact": {"()": "translator_site.logs.RedactFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {
         "aioice": {"level": "WARNING"},

@@ -6,8 +6,10 @@ import asyncio
 import signal
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from media_workers.metrics import MetricsServer
 from media_workers.worker import MediaWorker
 
 
@@ -19,13 +21,30 @@ class Command(BaseCommand):
             "--id", dest="worker_id", default=None, help="Worker id (default: host-pid-random)."
         )
         parser.add_argument("--capacity", type=int, default=None, help="Rooms this worker takes at most.")
+        parser.add_argument(
+            "--metrics-port",
+            default=None,
+            help="Port of /healthz and /metrics: N, a range A-B (the first free one) or 0 (any free);"
+            " default MEDIA_WORKER_METRICS_PORT.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        asyncio.run(self.serve(worker_id=options["worker_id"], capacity=options["capacity"]))
+        asyncio.run(
+            self.serve(
+                worker_id=options["worker_id"],
+                capacity=options["capacity"],
+                metrics_port=options["metrics_port"] or settings.MEDIA_WORKER_METRICS_PORT,
+            )
+        )
 
-    async def serve(self, *, worker_id: str | None, capacity: int | None) -> None:
+    async def serve(self, *, worker_id: str | None, capacity: int | None, metrics_port: str) -> None:
         worker = MediaWorker(worker_id=worker_id, capacity=capacity)
+        metrics = MetricsServer(worker)
+        await metrics.start(host=settings.MEDIA_WORKER_METRICS_HOST, ports=metrics_port)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.stop)
-        await worker.run()
+        try:
+            await worker.run()
+        finally:
+            await metrics.stop()

@@ -1,0 +1,153 @@
+"""A bench client process: hosts the synthetic participants of a few rooms (or direct pairs).
+
+The orchestrator (bench.run) starts one per few rooms, so the participants' own Opus and
+detection work stays out of the process being measured. Protocol over a Pipe: the child
+sends ("ready", info) once every participant is connected, the parent answers ("stop",
+since, until) after its measurement window, and the child replies ("result", figures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+import websockets
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from media_workers.call_client import CallClient, Heard, HttpSession
+from media_workers.ice import restrict_host_addresses
+
+from .bursts import BurstTrack, match, onsets, record
+
+logger = logging.getLogger(__name__)
+
+# A received frame that comes more than 20 ms after the one before it's due is late.
+LATE_GAP = 0.040
+SETUP_TIMEOUT = 90.0
+CLOSE_TIMEOUT = 10.0
+
+
+@dataclass
+class Side:
+    """One participant: what it sends (bursts) and what it hears."""
+
+    track: BurstTrack
+    heard: Heard
+    close: Callable[[], Awaitable[None]]
+    join_s: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+async def _direct_pair() -> list[Side]:
+    a, b = (
+        RTCPeerConnection(RTCConfiguration(iceServers=[])),
+        RTCPeerConnection(RTCConfiguration(iceServers=[])),
+    )
+    sides = [Side(BurstTrack(), Heard(), a.close), Side(BurstTrack(), Heard(), b.close)]
+    tasks: list[asyncio.Task[None]] = []
+    for pc, side in ((a, sides[0]), (b, sides[1])):
+        pc.addTrack(side.track)
+        pc.on("track", lambda track, h=side.heard: tasks.append(asyncio.create_task(record(track, h))))
+    await a.setLocalDescription(await a.createOffer())
+    await b.setRemoteDescription(a.localDescription)
+    await b.setLocalDescription(await b.createAnswer())
+    await a.setRemoteDescription(b.localDescription)
+    return sides
+
+
+async def _naive_side(relay_url: str, room: str, who: str, listener: str) -> Side:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    side = Side(BurstTrack(), Heard(), pc.close)
+    pc.addTrack(side.track)
+    pc.on("track", lambda track: asyncio.ensure_future(record(track, side.heard)))
+    await pc.setLocalDescription(await pc.createOffer())
+    async with websockets.connect(relay_url) as ws:
+        await ws.send(
+            json.dumps({"room": room, "who": who, "listener": listener, "sdp": pc.localDescription.sdp})
+        )
+        answer = json.loads(await ws.recv())
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    return side
+
+
+async def _worker_side(base_url: str, room_id: str, email: str, password: str) -> Side:
+    http = HttpSession(base_url)
+    await asyncio.to_thread(http.login, email, password)
+    track = BurstTrack()
+    client = CallClient(base_url=base_url, room_id=room_id, http=http, source=lambda: track)
+    started = time.monotonic()
+    await client.connect()
+    # Only the translation, as in the straightforward relay: the ducked original would be a
+    # second, earlier onset of every burst.
+    await client.send({"type": "settings", "original_volume": 0})
+    await client.join()
+    return Side(track, client.heard, client.close, started=started)
+
+
+async def _setup(job: dict[str, Any]) -> list[tuple[Side, Side]]:
+    pairs: list[tuple[Side, Side]] = []
+    for room in job["rooms"]:
+        if job["kind"] == "direct":
+            a, b = await _direct_pair()
+        elif job["kind"] == "naive":
+            a = await _naive_side(job["relay_url"], room["room"], "a", "b")
+            b = await _naive_side(job["relay_url"], room["room"], "b", "a")
+        else:
+            a = await _worker_side(job["base_url"], room["room_id"], room["a"], job["password"])
+            b = await _worker_side(job["base_url"], room["room_id"], room["b"], job["password"])
+        pairs.append((a, b))
+    return pairs
+
+
+def _late_gaps(heard: Heard, since: float, until: float) -> tuple[int, int]:
+    times = np.array([at for at, _ in heard.chunks if since <= at < until])
+    if times.size < 2:
+        return 0, int(times.size)
+    return int(np.count_nonzero(np.diff(times) > LATE_GAP)), int(times.size)
+
+
+def _figures(pairs: list[tuple[Side, Side]], since: float, until: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    sent = unmatched = late = frames = 0
+    for a, b in pairs:
+        for speaker, listener in ((a, b), (b, a)):
+            result = match(speaker.track.sent, onsets(listener.heard.chunks), since, until)
+            latencies += result.values
+            sent += result.sent
+            unmatched += result.unmatched
+            gaps, count = _late_gaps(listener.heard, since, until)
+            late += gaps
+            frames += count
+    return {"latencies": latencies, "sent": sent, "unmatched": unmatched, "late_gaps": late, "frames": frames}
+
+
+async def _run(job: dict[str, Any], conn: Connection) -> None:
+    restrict_host_addresses(["127.0.0.1"])
+    pairs = await asyncio.wait_for(_setup(job), SETUP_TIMEOUT)
+    conn.send(("ready", {}))
+    loop = asyncio.get_running_loop()
+    ready = await loop.run_in_executor(None, conn.poll, job["timeout"])
+    since, until = conn.recv()[1:] if ready else (0.0, 0.0)
+    # Bursts sent just before `until` are still on their way.
+    await asyncio.sleep(1.0)
+    figures = _figures(pairs, since, until)
+    closing = [side.close() for pair in pairs for side in pair]
+    await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), CLOSE_TIMEOUT)
+    conn.send(("result", figures))
+
+
+def main(job: dict[str, Any], conn: Connection) -> None:
+    """Entry point of the child process (multiprocessing, spawn)."""
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        asyncio.run(_run(job, conn))
+    except Exception as exc:
+        logger.exception("bench client failed")
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))

@@ -56,6 +56,8 @@ class Stack:
     fake_delay_ms: int = 0
     workers: int = 1
     worker_capacity: int | None = None
+    # Also run a Celery worker (usage reports and housekeeping tasks land in the database).
+    celery: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     log_dir: Path = ROOT / "artifacts" / "logs"
     web_port: int = 0
@@ -113,6 +115,8 @@ class Stack:
         )  # fmt: skip
         for index in range(self.workers):
             self.start_worker(f"worker{index}")
+        if self.celery:
+            self.start_celery()
         self._spawn(
             "web",
             [
@@ -135,6 +139,14 @@ class Stack:
         return self._spawn(
             name, [sys.executable, "manage.py", "media_worker", "--id", f"{name}-{os.getpid()}"]
         )
+
+    def start_celery(self) -> subprocess.Popen[bytes]:
+        return self._spawn(
+            "celery",
+            [sys.executable, "-m", "celery", "-A", "translator_site", "worker", "--pool", "solo",
+             "-Q", "celery", "--hostname", f"celery-{os.getpid()}@%h",
+             "--without-mingle", "--without-gossip"],
+        )  # fmt: skip
 
     def _web_ready(self) -> bool:
         with urllib.request.urlopen(f"{self.base_url}/accounts/login/", timeout=2) as response:

@@ -23,8 +23,10 @@ from media_workers.ice import browser_ice_servers
 from media_workers.registry import Registry
 from translator_site import metrics
 
+from . import usage
 from .languages import OUTPUT_LANGUAGES
 from .models import Membership
+from .selectors import translation_block_reason
 from .signalling import SignalError, TokenBucket, parse
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,20 @@ def load_membership(*, public_id: str, user_id: int) -> Membership | None:
 
 
 @database_sync_to_async
+def join_call(*, membership: Membership, participation_id: int | None) -> tuple[int, str | None]:
+    """Meter the person's time in the call; and why translation is off here, if it is."""
+    participation = usage.participation_join(
+        room=membership.room, user=membership.user, participation_id=participation_id
+    )
+    return participation.pk, translation_block_reason(membership.room)
+
+
+@database_sync_to_async
+def leave_call(*, participation_id: int) -> None:
+    usage.participation_leave(participation_id=participation_id)
+
+
+@database_sync_to_async
 def save_listener_language(*, membership_id: int, language: str) -> None:
     Membership.objects.filter(pk=membership_id).update(hear_language=language)
 
@@ -82,6 +98,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     worker_channel: str | None = None
     worker_id: str | None = None
     watcher: asyncio.Task[None] | None = None
+    participation_id: int | None = None
 
     @property
     def room_id(self) -> str:
@@ -202,6 +219,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.worker_channel, self.worker_id = worker.channel, worker.id
         if self.watcher is None:
             self.watcher = asyncio.create_task(self._watch_worker())
+        self.participation_id, blocked = await join_call(
+            membership=membership, participation_id=self.participation_id
+        )
         await self.channel_layer.send(
             worker.channel,
             {
@@ -211,6 +231,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "reply_channel": self.channel_name,
                 "sdp": message["sdp"],
                 "sdp_type": "offer",
+                "translation_blocked": blocked,
             },
         )
 
@@ -259,6 +280,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _leave_call(self) -> None:
         await self._to_worker("participant.leave")
         self.worker_channel = self.worker_id = None
+        if self.participation_id is not None:
+            await leave_call(participation_id=self.participation_id)
+            self.participation_id = None
         if self.watcher is not None:
             self.watcher.cancel()
             self.watcher = None

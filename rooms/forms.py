@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from .languages import LANGUAGE_CHOICES, language_name
 from .models import Profile, Room
@@ -65,3 +66,42 @@ class MembershipLanguageForm(forms.Form):
             ("", f"Same as my profile ({language_name(profile_language)})"),
             *LANGUAGE_CHOICES,
         ]
+
+
+class UsageFilterForm(forms.Form):
+    """The staff dashboard's filters: a date range (UTC) and optionally one owner and one room."""
+
+    MAX_DAYS = 366
+
+    first_day = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    last_day = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    owner = forms.CharField(label="Owner (email)", required=False)
+    room = forms.CharField(label="Room (id)", required=False)
+
+    def clean_owner(self) -> Any:
+        email = self.cleaned_data["owner"].strip()
+        if not email:
+            return None
+        user = get_user_model().objects.filter(email__iexact=email).first()
+        if user is None:
+            raise forms.ValidationError("Nobody has that email address.")
+        return user
+
+    def clean_room(self) -> Room | None:
+        public_id = self.cleaned_data["room"].strip()
+        if not public_id:
+            return None
+        room = Room.objects.filter(public_id=public_id).first()
+        if room is None:
+            raise forms.ValidationError("There is no room with that id.")
+        return room
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("first_day"), data.get("last_day")
+        if first and last:
+            if first > last:
+                raise forms.ValidationError("The range must start before it ends.")
+            if (last - first).days >= self.MAX_DAYS:
+                raise forms.ValidationError(f"Choose at most {self.MAX_DAYS} days.")
+        return data

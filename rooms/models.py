@@ -1,4 +1,4 @@
-"""People, rooms, memberships and invites."""
+"""People, rooms, memberships and invites; the metering of calls and translations."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ class Profile(models.Model):
         "I speak", max_length=8, choices=LANGUAGE_CHOICES, default=DEFAULT_LANGUAGE
     )
     is_guest = models.BooleanField(default=False)
+    monthly_minutes_quota = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Translation minutes a month for this person's rooms; empty means the site default.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -122,3 +127,106 @@ class Invite(models.Model):
     @property
     def is_used_up(self) -> bool:
         return self.max_uses is not None and self.uses >= self.max_uses
+
+
+class TranslationUsage(models.Model):
+    """One translation session's metered totals, as last reported by its media worker.
+
+    Charged to the room's owner at the first report; room, owner and speaker survive
+    deletion as NULLs so billing history stays whole.
+    """
+
+    session_id = models.CharField(max_length=32, unique=True)
+    room = models.ForeignKey(Room, null=True, on_delete=models.SET_NULL, related_name="usage")
+    room_public_id = models.CharField(max_length=16)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="translation_usage"
+    )
+    speaker = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL, related_name="+")
+    source_language = models.CharField(max_length=8, blank=True)
+    language = models.CharField(max_length=8)
+    model = models.CharField(max_length=64)
+    worker_id = models.CharField(max_length=128, blank=True)
+    started_at = models.DateTimeField()
+    first_audio_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    seconds_sent = models.FloatField(default=0.0)
+    seconds_received = models.FloatField(default=0.0)
+    errors = models.PositiveIntegerField(default=0)
+    reconnects = models.PositiveIntegerField(default=0)
+    # Estimated at the price per minute in force when the session was reported.
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    final = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["started_at"], name="usage_started"),
+            models.Index(fields=["owner", "started_at"], name="usage_owner_started"),
+            models.Index(fields=["room", "started_at"], name="usage_room_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.session_id} in {self.room_public_id} ({self.language})"
+
+    @property
+    def minutes(self) -> float:
+        return self.seconds_sent / 60
+
+
+class CallParticipation(models.Model):
+    """One person's time in one call: from their offer to their leaving."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="participations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-joined_at"]
+        indexes = [
+            models.Index(fields=["joined_at"], name="participation_joined"),
+            models.Index(fields=["left_at"], name="participation_left"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.room} at {self.joined_at:%Y-%m-%d %H:%M}"
+
+
+class DailyUsage(models.Model):
+    """Translation usage rolled up per day, owner, room and language pair (the compact history)."""
+
+    day = models.DateField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    room = models.ForeignKey(Room, null=True, on_delete=models.SET_NULL, related_name="+")
+    room_public_id = models.CharField(max_length=16)
+    source_language = models.CharField(max_length=8, blank=True)
+    language = models.CharField(max_length=8)
+    sessions = models.PositiveIntegerField(default=0)
+    minutes = models.FloatField(default=0.0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    errors = models.PositiveIntegerField(default=0)
+    reconnects = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name_plural = "daily usage"
+        indexes = [models.Index(fields=["day"], name="daily_usage_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.room_public_id} {self.source_language}->{self.language}"
+
+
+class UsageDashboard(TranslationUsage):
+    """The staff usage dashboard's place in the admin (a proxy: no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "usage dashboard"
+        verbose_name_plural = "usage dashboard"

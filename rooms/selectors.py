@@ -1,18 +1,21 @@
-"""Reads: which rooms a person may see, who is in them, and what an invite token points at."""
+"""Reads: which rooms a person may see, who is in them, what an invite token points at, and quotas."""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import Invite, Membership, Room
+from .models import CallParticipation, Invite, Membership, Profile, Room, TranslationUsage
 
 
 class InviteFailure(enum.StrEnum):
@@ -99,3 +102,54 @@ def active_invites(room: Room) -> QuerySet[Invite]:
 def invite_link(token: str) -> str:
     """The absolute link, on the address other devices on the network use to reach us."""
     return settings.PUBLIC_BASE_URL + reverse("rooms:invite", args=[token])
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    """A person's translation minutes this calendar month (UTC), charged for the rooms they own."""
+
+    used_minutes: float
+    quota_minutes: int
+
+    @property
+    def remaining_minutes(self) -> float:
+        return max(0.0, self.quota_minutes - self.used_minutes)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used_minutes >= self.quota_minutes
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    now = (now or timezone.now()).astimezone(UTC)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def quota_status(user_id: int) -> QuotaStatus:
+    override = Profile.objects.filter(user_id=user_id).values_list("monthly_minutes_quota", flat=True).first()
+    seconds = TranslationUsage.objects.filter(owner_id=user_id, started_at__gte=month_start()).aggregate(
+        seconds=Coalesce(Sum("seconds_sent"), 0.0, output_field=FloatField())
+    )["seconds"]
+    quota = settings.MONTHLY_MINUTES_QUOTA if override is None else override
+    return QuotaStatus(used_minutes=seconds / 60, quota_minutes=quota)
+
+
+def translation_block_reason(room: Room) -> str | None:
+    """Why translation is off in this room, in a sentence for the people in it; None when it is on."""
+    status = quota_status(room.owner_id)
+    if not status.exhausted:
+        return None
+    return (
+        "Translation is off: this room's owner has used this month's "
+        f"{status.quota_minutes} translation minutes. The call goes on without translation."
+    )
+
+
+def open_participation_rooms() -> list[str]:
+    """Public ids of rooms where someone is metered as in a call right now."""
+    return list(
+        CallParticipation.objects.filter(left_at__isnull=True)
+        .values_list("room__public_id", flat=True)
+        .distinct()
+        .order_by()
+    )

@@ -11,11 +11,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .languages import OUTPUT_LANGUAGES
-from .models import Invite, Membership, Profile, Room
+from .models import CallParticipation, Invite, Membership, Profile, Room
 from .selectors import InviteFailure, invite_lookup, invite_problem, is_guest, usable_invites
 
 logger = logging.getLogger(__name__)
@@ -203,3 +203,34 @@ def membership_set_language(*, membership: Membership, hear_language: str) -> Me
     membership.hear_language = hear_language
     membership.save(update_fields=["hear_language"])
     return membership
+
+
+@transaction.atomic
+def invites_expire(*, grace_days: int) -> int:
+    """Delete invites that expired or were revoked more than `grace_days` ago; returns how many."""
+    cutoff = timezone.now() - timedelta(days=grace_days)
+    deleted, _ = Invite.objects.filter(Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)).delete()
+    if deleted:
+        logger.info("deleted %d invites that stopped working before %s", deleted, cutoff)
+    return deleted
+
+
+@transaction.atomic
+def guests_purge(*, retention_days: int) -> int:
+    """Delete guest accounts idle for `retention_days` (no sign-in, no call), with their data."""
+    cutoff = timezone.now() - timedelta(days=retention_days)
+    recent_calls = CallParticipation.objects.filter(
+        Q(joined_at__gte=cutoff) | Q(left_at__gte=cutoff) | Q(left_at__isnull=True)
+    )
+    idle = (
+        get_user_model()
+        .objects.filter(profile__is_guest=True, profile__created_at__lt=cutoff)
+        .filter(Q(last_login__isnull=True) | Q(last_login__lt=cutoff))
+        .exclude(pk__in=recent_calls.values("user_id"))
+    )
+    ids = list(idle.values_list("pk", flat=True))
+    if ids:
+        # Their memberships and call records go with them; usage stays, charged to the owners.
+        get_user_model().objects.filter(pk__in=ids).delete()
+        logger.info("purged %d guest accounts idle since %s", len(ids), cutoff)
+    return len(ids)

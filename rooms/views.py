@@ -109,7 +109,8 @@ def profile(request: HttpRequest) -> HttpResponse:
         services.profile_update(profile=request.user.profile, **form.cleaned_data)
         messages.success(request, "Your profile is saved.")
         return redirect("rooms:profile")
-    return render(request, "rooms/profile.html", {"form": form})
+    quota = selectors.quota_status(request.user.pk)
+    return render(request, "rooms/profile.html", {"form": form, "quota": quota})
 
 
 @account_required

@@ -214,7 +214,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX + "celer
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict[str, Any] = {}
+# Periodic housekeeping run by `celery beat` (tasks in rooms/tasks.py).
+CELERY_BEAT_SCHEDULE: dict[str, Any] = {
+    # Today's and yesterday's totals, so a late report still lands in the right day.
+    "rollup-daily-usage": {"task": "rooms.tasks.rollup_daily_usage", "schedule": 600.0},
+    "expire-invites": {"task": "rooms.tasks.expire_invites", "schedule": 3600.0},
+    "end-orphaned-calls": {"task": "rooms.tasks.end_orphaned_calls", "schedule": 60.0},
+    "purge-guests": {"task": "rooms.tasks.purge_guests", "schedule": 3600.0},
+}
 # Celery logs through LOGGING below (JSON and redaction included) instead of its own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -241,6 +248,18 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "openai-translate <noreply@loc
 
 # --- Rooms and invites -----------------------------------------------------------------------
 INVITE_DEFAULT_EXPIRY_DAYS = envint("INVITE_DEFAULT_EXPIRY_DAYS", 7)
+# Expired or revoked invites are deleted this many days after they stopped working.
+INVITE_EXPIRED_GRACE_DAYS = envint("INVITE_EXPIRED_GRACE_DAYS", 30)
+# Guest accounts with no sign-in and no call for this many days are deleted with their data.
+GUEST_RETENTION_DAYS = envint("GUEST_RETENTION_DAYS", 30)
+
+# --- Metering and quotas ---------------------------------------------------------------------
+# US dollars per minute of audio sent to each translation model (the billing basis).
+MODEL_PRICES_PER_MINUTE: dict[str, float] = envjson(
+    "MODEL_PRICES_PER_MINUTE", {"gpt-realtime-translate": 0.034}
+)
+# Translation minutes a month for all of one owner's rooms (a profile may override it).
+MONTHLY_MINUTES_QUOTA = envint("MONTHLY_MINUTES_QUOTA", 600)
 
 # --- OpenAI Realtime Translation -------------------------------------------------------------
 OPENAI_API_KEY = envstr("OPENAI_API_KEY")

@@ -1,0 +1,109 @@
+"""The live state of calls, from the media-worker registry in Redis, for sync code (tasks, admin).
+
+Each function opens a registry, uses it and closes it: a Redis connection pool belongs to
+one event loop, and `async_to_sync` runs each call in a loop of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from media_workers.registry import Registry, WorkerInfo
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _with_registry(use: Callable[[Registry], Awaitable[T]]) -> T:
+    async def run() -> T:
+        registry = Registry()
+        try:
+            return await use(registry)
+        finally:
+            await registry.close()
+
+    return async_to_sync(run)()
+
+
+@dataclass(frozen=True)
+class LiveNumbers:
+    """What is happening right now, summed over the live media workers."""
+
+    workers: list[WorkerInfo]
+
+    @property
+    def calls(self) -> int:
+        return sum(worker.load for worker in self.workers)
+
+    @property
+    def participants(self) -> int:
+        return sum(worker.participants for worker in self.workers)
+
+    @property
+    def sessions(self) -> int:
+        return sum(worker.sessions for worker in self.workers)
+
+    @property
+    def capacity(self) -> int:
+        return sum(worker.capacity for worker in self.workers)
+
+
+def live_numbers() -> LiveNumbers:
+    return LiveNumbers(workers=_with_registry(lambda registry: registry.workers()))
+
+
+def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) -> bool:
+    """Tell the media worker hosting the room to stop (or allow) translation; False if none hosts it."""
+
+    async def find(registry: Registry) -> str | None:
+        worker_id = await registry.room_worker_id(room_public_id)
+        worker = None if worker_id is None else await registry.worker(worker_id)
+        return None if worker is None else worker.channel
+
+    channel = _with_registry(find)
+    if channel is None:
+        return False
+    async_to_sync(get_channel_layer().send)(
+        channel, {"type": "room.translation", "room": room_public_id, "blocked": reason}
+    )
+    logger.info("room=%s: told its worker translation is %s", room_public_id, "off" if reason else "on")
+    return True
+
+
+def rooms_without_live_worker(room_public_ids: list[str]) -> list[str]:
+    """Those of these rooms that no live media worker hosts."""
+
+    async def check(registry: Registry) -> list[str]:
+        orphans = []
+        for room_id in room_public_ids:
+            worker_id = await registry.room_worker_id(room_id)
+            if worker_id is None or await registry.worker(worker_id) is None:
+                orphans.append(room_id)
+        return orphans
+
+    return _with_registry(check)
+
+
+def release_rooms_of_dead_workers() -> int:
+    """Delete room assignments that name a worker which is no longer alive; returns how many."""
+
+    async def release(registry: Registry) -> int:
+        released = 0
+        # The registry keeps a room's assignment at `<prefix>room:<public id>`.
+        async for key in registry.redis.scan_iter(match=f"{registry.prefix}room:*", count=500):
+            room_id = str(key)[len(f"{registry.prefix}room:") :]
+            worker_id = await registry.room_worker_id(room_id)
+            if worker_id is not None and await registry.worker(worker_id) is None:
+                # Frees it only if that dead worker still holds it (no race with a new claim).
+                await registry.release_room(worker_id=worker_id, room_id=room_id)
+                released += 1
+        return released
+
+    return _with_registry(release)

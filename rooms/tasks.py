@@ -1,0 +1,70 @@
+"""Celery tasks: usage reports from media workers, and periodic housekeeping (see CELERY_BEAT_SCHEDULE).
+
+Each task takes plain data, calls a service and retries when the database is briefly away.
+Every one is idempotent: Celery may deliver a task twice (acks_late) and beat may overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from . import live, selectors, services, usage
+
+logger = logging.getLogger(__name__)
+
+# Transient failures worth another try: a locked or restarting database, Redis away.
+RETRY_ON = (OperationalError, InterfaceError, RedisError)
+RETRY = {
+    "autoretry_for": RETRY_ON,
+    "retry_backoff": 1,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
+
+
+@shared_task(name="rooms.tasks.record_translation_usage", **RETRY)
+def record_translation_usage(report: dict[str, Any]) -> None:
+    """Store a session's running totals; stop the room's translation once its owner is over quota."""
+    row = usage.translation_usage_record(report=usage.UsageReport.from_payload(report))
+    if row is None or row.room is None:
+        return
+    reason = selectors.translation_block_reason(row.room)
+    if reason is not None:
+        logger.info("room=%s owner=%s: monthly quota used up", row.room_public_id, row.owner_id)
+        live.tell_room_translation_blocked(room_public_id=row.room_public_id, reason=reason)
+
+
+@shared_task(name="rooms.tasks.rollup_daily_usage", **RETRY)
+def rollup_daily_usage(days: int = 2) -> int:
+    """Recompute the daily roll-up for the last `days` days (UTC), today included."""
+    today = timezone.now().date()
+    return usage.daily_usage_rollup(first_day=today - timedelta(days=days - 1), last_day=today)
+
+
+@shared_task(name="rooms.tasks.expire_invites", **RETRY)
+def expire_invites() -> int:
+    return services.invites_expire(grace_days=settings.INVITE_EXPIRED_GRACE_DAYS)
+
+
+@shared_task(name="rooms.tasks.end_orphaned_calls", **RETRY)
+def end_orphaned_calls() -> int:
+    """Close call records whose media worker died, and free rooms still assigned to dead workers."""
+    released = live.release_rooms_of_dead_workers()
+    if released:
+        logger.info("released %d rooms held by dead media workers", released)
+    orphans = live.rooms_without_live_worker(selectors.open_participation_rooms())
+    return usage.participations_close_in_rooms(room_public_ids=orphans) if orphans else 0
+
+
+@shared_task(name="rooms.tasks.purge_guests", **RETRY)
+def purge_guests() -> int:
+    return services.guests_purge(retention_days=settings.GUEST_RETENTION_DAYS)

@@ -1,0 +1,115 @@
+"""Metering: a media worker's usage reports become one row per translation session, charged to the owner."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AbstractUser
+from django.test import override_settings
+
+from rooms.models import Membership, Room, TranslationUsage
+from rooms.usage import UsageReport, translation_usage_record
+
+
+def make_report(room: Room, speaker: Membership | None = None, **changes: Any) -> dict[str, Any]:
+    """A report as media_workers/usage.py sends it: running totals of one session."""
+    started = time.time() - 60
+    report = {
+        "session_id": uuid.uuid4().hex,
+        "room_id": room.public_id,
+        "speaker_id": str(speaker.pk) if speaker else "0",
+        "language": "es",
+        "model": "gpt-realtime-translate",
+        "worker_id": "worker-test",
+        "started_at": started,
+        "ended_at": None,
+        "first_audio_at": started + 0.5,
+        "seconds_sent": 30.0,
+        "seconds_received": 25.0,
+        "errors": 0,
+        "reconnects": 0,
+        "final": False,
+    }
+    report.update(changes)
+    return report
+
+
+def record(report: dict[str, Any]) -> TranslationUsage | None:
+    return translation_usage_record(report=UsageReport.from_payload(report))
+
+
+@pytest.fixture
+def speaker(room: Room, owner: AbstractUser) -> Membership:
+    return room.memberships.get(user=owner)
+
+
+def test_it_records_a_session_charged_to_the_rooms_owner(
+    room: Room, owner: AbstractUser, member: AbstractUser
+) -> None:
+    mateo = room.memberships.get(user=member)
+    record(make_report(room, mateo, language="en", seconds_sent=90.0, errors=1, reconnects=2))
+    usage = TranslationUsage.objects.get()
+    assert usage.owner == owner
+    assert usage.room == room
+    assert usage.speaker == mateo
+    assert (usage.source_language, usage.language) == ("es", "en")
+    assert (usage.seconds_sent, usage.errors, usage.reconnects) == (90.0, 1, 2)
+    assert usage.cost == Decimal("0.051000")  # 1.5 minutes at $0.034
+
+
+def test_it_keeps_the_latest_totals_when_a_report_repeats(room: Room, speaker: Membership) -> None:
+    report = make_report(room, speaker, seconds_sent=45.0)
+    record(report)
+    record(report)
+    record({**report, "seconds_sent": 60.0, "seconds_received": 50.0})
+    record({**report, "seconds_sent": 60.0, "seconds_received": 50.0})
+    usage = TranslationUsage.objects.get()
+    assert (usage.seconds_sent, usage.seconds_received) == (60.0, 50.0)
+
+
+def test_it_never_lowers_totals_for_a_late_report(room: Room, speaker: Membership) -> None:
+    report = make_report(room, speaker)
+    ended = time.time()
+    record({**report, "seconds_sent": 75.0, "errors": 2, "ended_at": ended, "final": True})
+    record({**report, "seconds_sent": 60.0, "errors": 1})
+    usage = TranslationUsage.objects.get()
+    assert (usage.seconds_sent, usage.errors, usage.final) == (75.0, 2, True)
+    assert usage.ended_at is not None and abs(usage.ended_at.timestamp() - ended) < 0.001
+    assert usage.cost == Decimal("0.042500")
+
+
+def test_it_keeps_the_first_owner_when_the_room_changes_hands(
+    room: Room, owner: AbstractUser, member: AbstractUser, speaker: Membership
+) -> None:
+    report = make_report(room, speaker)
+    record(report)
+    Room.objects.filter(pk=room.pk).update(owner=member)
+    record({**report, "seconds_sent": 40.0})
+    assert TranslationUsage.objects.get().owner == owner
+
+
+def test_it_drops_a_report_for_a_room_that_is_gone(room: Room, speaker: Membership) -> None:
+    report = make_report(room, speaker)
+    room.delete()
+    assert record(report) is None
+    assert not TranslationUsage.objects.exists()
+
+
+def test_it_keeps_usage_when_the_room_is_deleted(room: Room, speaker: Membership) -> None:
+    record(make_report(room, speaker, seconds_sent=120.0))
+    room_id = room.public_id
+    room.delete()
+    usage = TranslationUsage.objects.get()
+    assert (usage.room, usage.room_public_id, usage.seconds_sent) == (None, room_id, 120.0)
+
+
+@override_settings(MODEL_PRICES_PER_MINUTE={"gpt-realtime-translate": 0.034, "gpt-next": 0.5})
+def test_it_prices_each_model_from_the_setting(room: Room, speaker: Membership) -> None:
+    record(make_report(room, speaker, model="gpt-next", seconds_sent=120.0))
+    record(make_report(room, speaker, model="unknown-model", seconds_sent=120.0))
+    costs = dict(TranslationUsage.objects.values_list("model", "cost"))
+    assert costs == {"gpt-next": Decimal("1.000000"), "unknown-model": Decimal("0.000000")}

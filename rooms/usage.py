@@ -1,0 +1,198 @@
+"""Writes for metering: translation usage reports, time in calls, and the daily roll-up.
+
+Media workers report each translation session's running totals (never increments) through
+Celery; recording one keeps the highest totals seen, so a repeated, late or out-of-order
+report never double-counts and never lowers what was already recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Count, DecimalField, F, FloatField, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.utils import timezone
+
+from .models import CallParticipation, DailyUsage, Membership, Room, TranslationUsage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """One report from a media worker (see media_workers/usage.py for the payload)."""
+
+    session_id: str
+    room_id: str
+    speaker_id: str
+    language: str
+    model: str
+    worker_id: str
+    started_at: float
+    ended_at: float | None
+    first_audio_at: float | None
+    seconds_sent: float
+    seconds_received: float
+    errors: int
+    reconnects: int
+    final: bool
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> UsageReport:
+        fields = cls.__dataclass_fields__
+        return cls(**{name: payload.get(name) for name in fields})
+
+
+def price_per_minute(model: str) -> Decimal:
+    price = settings.MODEL_PRICES_PER_MINUTE.get(model)
+    if price is None:
+        logger.warning("no price per minute for model %r in MODEL_PRICES_PER_MINUTE: cost 0", model)
+        return Decimal(0)
+    return Decimal(str(price))
+
+
+def _when(stamp: float | None) -> datetime | None:
+    return None if stamp is None else datetime.fromtimestamp(stamp, tz=UTC)
+
+
+def _first_row(report: UsageReport) -> TranslationUsage | None:
+    """Create the session's row at its first report, charged to the room's owner of that moment."""
+    room = Room.objects.filter(public_id=report.room_id).first()
+    if room is None:
+        logger.warning("room=%s session=%s: usage for a room that is gone", report.room_id, report.session_id)
+        return None
+    speaker = (
+        Membership.objects.filter(pk=report.speaker_id, room=room).select_related("user__profile").first()
+        if str(report.speaker_id).isdigit()
+        else None
+    )
+    try:
+        with transaction.atomic():
+            return TranslationUsage.objects.create(
+                session_id=report.session_id,
+                room=room,
+                room_public_id=room.public_id,
+                owner_id=room.owner_id,
+                speaker=speaker,
+                source_language=speaker.user.profile.speak_language if speaker else "",
+                language=report.language,
+                model=report.model,
+                worker_id=report.worker_id,
+                started_at=_when(report.started_at),
+            )
+    except IntegrityError:
+        # Another delivery of the same session's first report got there first.
+        return None
+
+
+@transaction.atomic
+def translation_usage_record(*, report: UsageReport) -> TranslationUsage | None:
+    """Store a session's latest totals; None when its room no longer exists."""
+    if not TranslationUsage.objects.filter(session_id=report.session_id).exists():
+        _first_row(report)
+    cost = price_per_minute(report.model) * Decimal(str(report.seconds_sent)) / 60
+    changes: dict[str, Any] = {
+        # One UPDATE whose values never go down: it is its own guard against late reports.
+        "seconds_sent": Greatest(F("seconds_sent"), Value(float(report.seconds_sent))),
+        "seconds_received": Greatest(F("seconds_received"), Value(float(report.seconds_received))),
+        "errors": Greatest(F("errors"), Value(int(report.errors))),
+        "reconnects": Greatest(F("reconnects"), Value(int(report.reconnects))),
+        "cost": Greatest(F("cost"), Value(cost.quantize(Decimal("0.000001")), output_field=DecimalField())),
+        "updated_at": timezone.now(),
+    }
+    if report.first_audio_at is not None:
+        changes["first_audio_at"] = Coalesce(F("first_audio_at"), Value(_when(report.first_audio_at)))
+    if report.ended_at is not None:
+        ended = Value(_when(report.ended_at))
+        # SQLite's MAX() of a NULL is NULL where PostgreSQL's GREATEST() skips it.
+        changes["ended_at"] = Coalesce(Greatest(F("ended_at"), ended), ended)
+    if report.final:
+        changes["final"] = True
+    updated = TranslationUsage.objects.filter(session_id=report.session_id).update(**changes)
+    if not updated:
+        return None
+    return TranslationUsage.objects.select_related("room", "owner").get(session_id=report.session_id)
+
+
+@transaction.atomic
+def participation_join(
+    *, room: Room, user: AbstractBaseUser, participation_id: int | None
+) -> CallParticipation:
+    """Start metering a person's time in the call, or go on with their open participation."""
+    if participation_id is not None:
+        current = CallParticipation.objects.filter(pk=participation_id, left_at__isnull=True).first()
+        if current is not None:
+            return current
+    participation = CallParticipation.objects.create(room=room, user=user)
+    logger.info("room=%s user=%s: joined the call", room.public_id, user.pk)
+    return participation
+
+
+def _close(participations: Any, now: datetime) -> int:
+    open_rows = participations.filter(left_at__isnull=True)
+    rows = list(open_rows.values_list("pk", "joined_at"))
+    for pk, joined_at in rows:
+        open_rows.filter(pk=pk).update(left_at=now, seconds=max(0.0, (now - joined_at).total_seconds()))
+    return len(rows)
+
+
+@transaction.atomic
+def participation_leave(*, participation_id: int) -> None:
+    """Stop metering a person's time in the call (a second leave changes nothing)."""
+    _close(CallParticipation.objects.filter(pk=participation_id), timezone.now())
+
+
+@transaction.atomic
+def participations_close_in_rooms(*, room_public_ids: list[str]) -> int:
+    """Close every open participation in these rooms (their calls ended with their worker)."""
+    closed = _close(CallParticipation.objects.filter(room__public_id__in=room_public_ids), timezone.now())
+    if closed:
+        logger.info("closed %d participations left open in rooms %s", closed, ", ".join(room_public_ids))
+    return closed
+
+
+@transaction.atomic
+def daily_usage_rollup(*, first_day: date, last_day: date) -> int:
+    """Recompute the daily roll-up for these days (UTC) from the sessions; returns the rows written."""
+    start = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    groups = (
+        TranslationUsage.objects.filter(started_at__gte=start, started_at__lt=end)
+        .annotate(day=TruncDate("started_at"))
+        .values("day", "owner_id", "room_id", "room_public_id", "source_language", "language")
+        .annotate(
+            n=Count("pk"),
+            seconds=Sum("seconds_sent", output_field=FloatField()),
+            total_cost=Sum("cost"),
+            total_errors=Sum("errors"),
+            total_reconnects=Sum("reconnects"),
+        )
+        .order_by()
+    )
+    rows = [
+        DailyUsage(
+            day=group["day"],
+            owner_id=group["owner_id"],
+            room_id=group["room_id"],
+            room_public_id=group["room_public_id"],
+            source_language=group["source_language"],
+            language=group["language"],
+            sessions=group["n"],
+            minutes=(group["seconds"] or 0.0) / 60,
+            cost=group["total_cost"] or 0,
+            errors=group["total_errors"] or 0,
+            reconnects=group["total_reconnects"] or 0,
+        )
+        for group in groups
+    ]
+    DailyUsage.objects.filter(day__gte=first_day, day__lte=last_day).delete()
+    DailyUsage.objects.bulk_create(rows, batch_size=1000)
+    logger.info("daily usage rolled up for %s..%s: %d rows", first_day, last_day, len(rows))
+    return len(rows)

@@ -1,0 +1,144 @@
+"""Metering and quotas end to end: real daphne, media worker, Celery worker, Redis; OpenAI faked.
+
+The media worker reports every second here (USAGE_REPORT_SECONDS=1), through Celery, so
+a worker that dies loses at most that one second of usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import close_old_connections
+
+from media_workers.call_client import CallClient, until
+from media_workers.fake_openai import TONE_FACTORS
+from media_workers.stack import Stack
+from rooms.models import Room, TranslationUsage
+from rooms.tests.test_usage import make_report, record
+
+from .conftest import Person, database_url, make_room
+from .test_call import HEARS, participant, share
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ALICE = Person("alice@example.com", "Alice", "en")
+BRUNO = Person("bruno@example.com", "Bruno", "es")
+
+REPORT_SECONDS = 1.0
+# Allowance for the first audio reaching OpenAI after a join (ICE, the translator's connection).
+SLACK = 1.5
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup: None) -> Iterator[Stack]:
+    running = Stack(
+        database_url=database_url(),
+        fake_mode="tone",
+        celery=True,
+        extra_env={"USAGE_REPORT_SECONDS": str(REPORT_SECONDS)},
+    ).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def usage_rows(room: Room) -> list[TranslationUsage]:
+    close_old_connections()
+    return list(TranslationUsage.objects.filter(room_public_id=room.public_id))
+
+
+def set_quota(room: Room, minutes: int, used_seconds: float) -> None:
+    """The owner may translate `minutes` a month and has already used `used_seconds` of them."""
+    profile = room.owner.profile
+    profile.monthly_minutes_quota = minutes
+    profile.save()
+    record(make_report(room, seconds_sent=used_seconds))
+
+
+def translation_off(client: CallClient) -> list[dict[str, Any]]:
+    return [m for m in client.heard.messages if m["type"] == "translation" and m["status"] == "off"]
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Like `until`, for checks that block (the database, HTTP): run off the event loop."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(check):
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+def open_sessions(stack: Stack) -> list[dict[str, Any]]:
+    return json.loads(stack.fake_control("stats"))["sessions"]  # type: ignore[no-any-return]
+
+
+async def test_it_does_not_translate_a_call_whose_owner_is_at_quota(stack: Stack) -> None:
+    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    await asyncio.to_thread(set_quota, room, 1, 60.0)
+    connections_before = json.loads(await asyncio.to_thread(stack.fake_control, "stats"))["total_connections"]
+    async with (
+        participant(stack, ALICE, room.public_id, 400) as alice,
+        participant(stack, BRUNO, room.public_id, 1000) as bruno,
+    ):
+        for client in (alice, bruno):
+            assert await until(lambda c=client: bool(translation_off(c))), client.heard.messages
+            assert "this month's 1 translation minutes" in translation_off(client)[-1]["detail"]
+        # The call goes on untranslated: each hears the other's own voice.
+        assert await until(lambda: share(bruno, 400) > HEARS)
+        assert await until(lambda: share(alice, 1000) > HEARS)
+        state = [m for m in alice.heard.messages if m["type"] == "state"][-1]
+        assert state["sessions"] == []
+        stats = json.loads(await asyncio.to_thread(stack.fake_control, "stats"))
+        assert stats["sessions"] == []
+        assert stats["total_connections"] == connections_before
+
+
+async def test_it_stops_translation_mid_call_when_the_quota_runs_out(stack: Stack) -> None:
+    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    # 50 of 60 seconds used: the call's two translations take the owner over in about 5 s.
+    await asyncio.to_thread(set_quota, room, 1, 50.0)
+    async with (
+        participant(stack, ALICE, room.public_id, 400) as alice,
+        participant(stack, BRUNO, room.public_id, 1000) as bruno,
+    ):
+        assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
+        for client in (alice, bruno):
+            assert await until(lambda c=client: bool(translation_off(c))), client.heard.messages
+            assert "translation minutes" in translation_off(client)[-1]["detail"]
+        assert await eventually(lambda: open_sessions(stack) == [])
+        assert await until(lambda: share(bruno, 400) > HEARS)
+        assert alice.pc is not None and alice.pc.connectionState == "connected"
+
+
+async def test_it_loses_at_most_one_report_interval_when_the_worker_dies(stack: Stack) -> None:
+    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    async with (
+        participant(stack, ALICE, room.public_id, 400) as alice,
+        participant(stack, BRUNO, room.public_id, 1000) as bruno,
+    ):
+        joined = time.monotonic()
+        assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
+        assert await until(lambda: share(alice, 1000 * TONE_FACTORS["en"]) > HEARS)
+        await asyncio.sleep(max(0.0, 4.0 - (time.monotonic() - joined)))
+        await asyncio.to_thread(stack.kill, "worker0")
+        in_call = time.monotonic() - joined
+
+        expected = in_call - REPORT_SECONDS - SLACK
+
+        def both_metered() -> bool:
+            rows = usage_rows(room)
+            return len(rows) == 2 and all(row.seconds_sent >= expected for row in rows)
+
+        assert await eventually(both_metered), [
+            (row.language, row.seconds_sent, in_call) for row in await asyncio.to_thread(usage_rows, room)
+        ]
+        rows = await asyncio.to_thread(usage_rows, room)
+        assert {row.language for row in rows} == {"en", "es"}
+        assert all(row.owner_id == room.owner_id and row.final is False for row in rows)

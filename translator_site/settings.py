@@ -222,8 +222,6 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "end-orphaned-calls": {"task": "rooms.tasks.end_orphaned_calls", "schedule": 60.0},
     "purge-guests": {"task": "rooms.tasks.purge_guests", "schedule": 3600.0},
 }
-# Celery logs through LOGGING below (JSON and redaction included) instead of its own handlers.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Accounts (django-allauth) ---------------------------------------------------------------
 ACCOUNT_LOGIN_METHODS = {"email"}

@@ -80,8 +80,9 @@ def test_it_takes_two_strangers_from_sign_up_to_hearing_each_other_translated(
     bruno.get_by_role("button", name="Join as a guest").click()
     expect(bruno.get_by_role("heading", name="Kitchen table")).to_be_visible()
 
+    screenshot(alice, "room-before-joining-390x844.png")
     for page in (alice, bruno):
-        expect(page.get_by_text("Demo translation — you'll hear your own voice")).to_be_visible()
+        expect(page.get_by_text("Demo translation — you'll hear the others' own voices")).to_be_visible()
         join_call(page)
         expect(page.get_by_role("button", name="Mute")).to_be_visible()
 
@@ -99,10 +100,14 @@ def test_it_takes_two_strangers_from_sign_up_to_hearing_each_other_translated(
     expect(alice.locator("[data-call-people]")).to_contain_text("Bruno")
     expect(bruno.locator("[data-call-people]")).to_contain_text("hears Español")
 
-    # A phone held upright: nothing wider than the screen.
+    # A phone held upright, and Alice's turned sideways: nothing wider than the screen.
     assert bruno.evaluate("document.documentElement.scrollWidth") <= 375
     alice.locator("#call").scroll_into_view_if_needed()
     screenshot(alice, "room-call-390x844.png")
+    alice.set_viewport_size({"width": 844, "height": 390})
+    assert alice.evaluate("document.documentElement.scrollWidth") <= 844
+    alice.locator("[data-call-captions]").scroll_into_view_if_needed()
+    screenshot(alice, "room-call-844x390.png")
 
 
 @pytest.fixture

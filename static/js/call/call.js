@@ -336,6 +336,8 @@ export class Call {
     this.hello = hello;
     this.ready = true;
     ui.demo.hidden = !hello.demo;
+    // After "joined from another tab" the button said "Join here instead"; a new socket starts afresh.
+    ui.join.textContent = "Join call";
     if (first) {
       ui.language.replaceChildren(
         ...Object.entries(hello.languages).map(([code, name]) => {

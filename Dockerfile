@@ -1,5 +1,5 @@
 # One image for every process of the service: web, media worker, celery and beat
-# (docker-compose.yml picks the command). Production sketch; see README.md.
+# (docker-compose.yml picks the command). See README.md, "Production".
 FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

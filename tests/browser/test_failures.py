@@ -147,7 +147,9 @@ def test_it_retries_while_the_service_is_busy_and_says_so(
     assert until(page, lambda: len(offers) >= 2), "the page did not offer again"
 
 
-def test_it_says_when_translation_is_reconnecting(stack: Stack, room_url: str, chromium: Launch) -> None:
+def test_it_says_when_translation_is_reconnecting_or_off(
+    stack: Stack, room_url: str, chromium: Launch
+) -> None:
     page = new_page(chromium())
     sockets: list[WebSocketRoute] = []
 
@@ -164,6 +166,10 @@ def test_it_says_when_translation_is_reconnecting(stack: Stack, room_url: str, c
     expect(note).to_have_text("Translation reconnecting…")
     sockets[-1].send(json.dumps({**status, "status": "live"}))
     expect(note).to_be_hidden()
+    # The whole room's translation switched off (speaker null) says why, in the server's words.
+    off = "Translation is off: this room's owner has used this month's 60 translation minutes."
+    sockets[-1].send(json.dumps({**status, "speaker": None, "status": "off", "detail": off}))
+    expect(note).to_have_text(off)
 
 
 def test_it_reconnects_by_itself_when_the_server_connection_drops(

@@ -469,9 +469,10 @@ export class Call {
     const problems = [...this.translationProblems.values()];
     const note = this.ui.translation;
     note.hidden = problems.length === 0;
+    // Other statuses (the room's translation switched off, e.g. over quota) come with a sentence for people.
     const stopped = problems.find((p) => p.status !== "reconnecting" && p.status !== "error");
     if (stopped) {
-      note.textContent = `Translation unavailable${stopped.detail ? `: ${stopped.detail}` : "."}`;
+      note.textContent = stopped.detail || "Translation is unavailable.";
     } else {
       note.textContent = "Translation reconnecting…";
     }

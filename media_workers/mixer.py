@@ -47,6 +47,8 @@ class ListenerTrack(MediaStreamTrack):
         self._pts = 0
         self.frames_sent = 0
         self.late_frames = 0
+        # Underruns of sources already removed, so the total logged at stop() covers them.
+        self._gone_underruns = 0
         self.last_level = 0.0
 
     @property
@@ -57,7 +59,9 @@ class ListenerTrack(MediaStreamTrack):
         self._sources[key] = MixSource(buffer, gain)
 
     def remove_source(self, key: str) -> None:
-        self._sources.pop(key, None)
+        source = self._sources.pop(key, None)
+        if source is not None:
+            self._gone_underruns += source.buffer.underruns
 
     def set_gain(self, key: str, gain: float) -> None:
         self._sources[key] = MixSource(self._sources[key].buffer, gain)
@@ -105,10 +109,11 @@ class ListenerTrack(MediaStreamTrack):
     def stop(self) -> None:
         if self.readyState == "live":
             logger.info(
-                "listener track %s stopped: %d frames sent, %d late",
+                "listener track %s stopped: %d frames sent, %d late, %d underruns",
                 self.id,
                 self.frames_sent,
                 self.late_frames,
+                self._gone_underruns + sum(s.buffer.underruns for s in self._sources.values()),
             )
         self._sources.clear()
         super().stop()

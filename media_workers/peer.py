@@ -102,7 +102,10 @@ class Participant:
             # Translations arrive in bursts faster than real time and need room; a live voice
             # must stay live, so late audio of it is dropped rather than queued.
             max_ms = settings.PLAYOUT_MAX_MS if key.startswith("tr:") else ORIGINAL_MAX_MS
-            buffer = PlayoutBuffer(max_ms=max_ms)
+            # Past a chunk (translation) or a few frames (voice) of backlog, skip silence so a
+            # backlog never becomes permanent delay (bench/README.md: it was ~250 ms).
+            catch_up_ms = settings.TRANSLATION_CHUNK_MS if key.startswith("tr:") else 20
+            buffer = PlayoutBuffer(max_ms=max_ms, catch_up_ms=catch_up_ms)
             self.buffers[key] = buffer
             self.track.set_source(key, buffer, gain)
         else:

@@ -7,18 +7,27 @@ import numpy as np
 from media_workers.audio import SAMPLE_RATE
 
 _SAMPLES_PER_MS = SAMPLE_RATE // 1000
+# A frame whose samples all stay within this (about -44 dBFS) is silence that may be skipped.
+SILENCE_PEAK = 200
+# At most this many frames are skipped per pull, so catching up never empties the buffer in
+# one go and a long backlog drains over a few frames instead.
+_MAX_SKIPS_PER_PULL = 8
 
 
 class PlayoutBuffer:
     """A bounded FIFO of int16 samples at 24 kHz from one source to one listener."""
 
-    def __init__(self, max_ms: int, prebuffer_ms: int = 0) -> None:
+    def __init__(self, max_ms: int, prebuffer_ms: int = 0, catch_up_ms: int | None = None) -> None:
         if max_ms <= 0:
             raise ValueError(f"max_ms must be positive, got {max_ms}")
         if not 0 <= prebuffer_ms <= max_ms:
             raise ValueError(f"prebuffer_ms must be within 0..{max_ms}, got {prebuffer_ms}")
         self._ring = np.zeros(max_ms * _SAMPLES_PER_MS, dtype=np.int16)
         self._prebuffer = prebuffer_ms * _SAMPLES_PER_MS
+        # Input and output both run at real time, so a backlog (audio queued while a
+        # translation session connected, a burst after a stall) would otherwise stay as a
+        # permanent delay. Past catch_up_ms queued, silent frames at the head are skipped.
+        self._catch_up = None if catch_up_ms is None else catch_up_ms * _SAMPLES_PER_MS
         self._start = 0
         self._size = 0
         self._playing = False
@@ -30,6 +39,7 @@ class PlayoutBuffer:
         self.overrun_samples = 0
         self.samples_in = 0
         self.samples_out = 0
+        self.skipped_samples = 0
 
     @property
     def buffered_ms(self) -> float:
@@ -72,6 +82,8 @@ class PlayoutBuffer:
                 return None
             self._playing = True
             self._waited = 0
+        if self._catch_up is not None and self._size > self._catch_up + n:
+            self._skip_silence(n)
         take = min(n, self._size)
         out = np.empty(n, dtype=np.int16) if take == n else np.zeros(n, dtype=np.int16)
         capacity = len(self._ring)
@@ -85,6 +97,19 @@ class PlayoutBuffer:
             self.underruns += 1
             self._playing = False
         return out
+
+    def _skip_silence(self, n: int) -> None:
+        capacity = len(self._ring)
+        for _ in range(_MAX_SKIPS_PER_PULL):
+            if self._size <= self._catch_up + n:  # type: ignore[operator]
+                return
+            first = min(n, capacity - self._start)
+            for part in (self._ring[self._start : self._start + first], self._ring[: n - first]):
+                if part.size and (part.max() > SILENCE_PEAK or part.min() < -SILENCE_PEAK):
+                    return
+            self._start = (self._start + n) % capacity
+            self._size -= n
+            self.skipped_samples += n
 
     def clear(self) -> None:
         """Drop everything queued; the counters keep their totals."""

@@ -151,3 +151,31 @@ def test_it_refuses_impossible_sizes(max_ms: int, prebuffer_ms: int) -> None:
 def test_it_refuses_samples_that_are_not_int16() -> None:
     with pytest.raises(ValueError, match="int16"):
         PlayoutBuffer(max_ms=100).push(np.zeros(10, dtype=np.float64))
+
+
+def test_it_skips_silence_at_the_head_once_behind() -> None:
+    buffer = PlayoutBuffer(max_ms=1000, catch_up_ms=40)
+    buffer.push(np.zeros(480 * 5, dtype=np.int16))
+    buffer.push(np.full(480, 1000, dtype=np.int16))
+    # 120 ms queued, 40 allowed: silent frames go until 40 ms + the frame being pulled remain.
+    assert (_pull(buffer, 480) == 0).all()
+    assert buffer.skipped_samples == 480 * 3
+    assert (_pull(buffer, 480) == 0).all()
+    assert (_pull(buffer, 480) == 1000).all()
+    assert buffer.skipped_samples == 480 * 3
+
+
+def test_it_never_skips_sound_to_catch_up() -> None:
+    buffer = PlayoutBuffer(max_ms=1000, catch_up_ms=20)
+    buffer.push(np.full(480 * 6, 1000, dtype=np.int16))
+    for _ in range(6):
+        assert (_pull(buffer, 480) == 1000).all()
+    assert buffer.skipped_samples == 0
+
+
+def test_it_does_not_skip_without_catch_up() -> None:
+    buffer = PlayoutBuffer(max_ms=1000)
+    buffer.push(np.zeros(480 * 10, dtype=np.int16))
+    for _ in range(10):
+        _pull(buffer, 480)
+    assert buffer.skipped_samples == 0

@@ -216,12 +216,12 @@ class Bench:
             children.append((process, parent))
         errors: list[str] = []
         for _, parent in children:
-            if parent.poll(timeout):
-                message = parent.recv()
-                if message[0] != "ready":
-                    errors.append(str(message[1]))
-            else:
-                errors.append("a client process did not get ready in time")
+            try:
+                message = parent.recv() if parent.poll(timeout) else ("error", "not ready in time")
+            except EOFError:
+                message = ("error", "a client process died")
+            if message[0] != "ready":
+                errors.append(str(message[1]))
         setup_s = time.monotonic() - started
         client_pids = [int(p.pid or 0) for p, _ in children]
         targets = measure or client_pids
@@ -237,13 +237,15 @@ class Bench:
             if process.is_alive():
                 parent.send(("stop", since, until))
         for process, parent in children:
-            if parent.poll(30):
-                kind_, payload = parent.recv()
-                if kind_ == "result":
-                    for key in figures:
-                        figures[key] += payload[key]
-                else:
-                    errors.append(str(payload))
+            try:
+                kind_, payload = parent.recv() if parent.poll(30) else ("error", "no result in time")
+            except EOFError:
+                kind_, payload = "error", "a client process died"
+            if kind_ == "result":
+                for key in figures:
+                    figures[key] += payload[key]
+            else:
+                errors.append(str(payload))
             process.join(15)
             if process.is_alive():
                 process.terminate()
@@ -284,17 +286,22 @@ def phase_latency(bench: Bench) -> list[dict[str, Any]]:
     return results
 
 
-def phase_capacity(bench: Bench, counts: list[int]) -> list[dict[str, Any]]:
+def phase_capacity(bench: Bench, counts: list[int], paths: list[str]) -> list[dict[str, Any]]:
     """CPU per room and degradation as rooms grow, for our worker and both baselines."""
     seconds = 6.0 if bench.quick else 15.0
     results = []
     bench.use_worker(100)
     for rooms in counts:
-        results.append(bench.load("direct", rooms, seconds, measure=[]))
-        with bench.naive_relay() as (url, pid):
-            results.append(bench.load("naive", rooms, seconds, relay=url, measure=[pid]))
-        results.append(bench.load("worker", rooms, seconds, measure=[bench.worker_pid]))
-        print(_row(results[-3]), _row(results[-2]), _row(results[-1]), sep="\n", flush=True)
+        if "direct" in paths:
+            results.append(bench.load("direct", rooms, seconds, measure=[]))
+            print(_row(results[-1]), flush=True)
+        if "naive" in paths:
+            with bench.naive_relay() as (url, pid):
+                results.append(bench.load("naive", rooms, seconds, relay=url, measure=[pid]))
+            print(_row(results[-1]), flush=True)
+        if "worker" in paths:
+            results.append(bench.load("worker", rooms, seconds, measure=[bench.worker_pid]))
+            print(_row(results[-1]), flush=True)
     return results
 
 
@@ -469,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: fewer events, rooms and sockets")
     parser.add_argument("--phases", default="latency,capacity,join,sockets", help="comma-separated subset")
     parser.add_argument("--rooms", default="", help="capacity room counts, e.g. 1,5,10,20")
+    parser.add_argument("--paths", default="direct,naive,worker", help="capacity: which paths to load")
     parser.add_argument("--timeout", type=float, default=0, help="overall limit in seconds")
     args = parser.parse_args(argv)
     phases = args.phases.split(",")
@@ -501,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
                 for r in results["latency"]:
                     print(_row(r), flush=True)
             if "capacity" in phases:
-                results["capacity"] = phase_capacity(bench, counts)
+                results["capacity"] = phase_capacity(bench, counts, args.paths.split(","))
             if "join" in phases:
                 results["join"] = phase_join(bench)
             if "sockets" in phases:

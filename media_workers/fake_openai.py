@@ -10,7 +10,8 @@ depends on a server-wide mode:
 - `demo`: the speaker's own voice, pitch-shifted and about a second late, for people without a key.
 
 Faults are injected through plain HTTP GETs on `/_fake/...` on the same port (loopback only):
-`drop`, `error?code=&message=&type=`, `stall?seconds=`, `reject?count=`, `stats`. They are GETs
+`drop`, `error?code=&message=&type=`, `stall?seconds=` (each optionally `&language=xx`, to hit
+only the sessions translating into xx), `reject?count=`, `stats`. They are GETs
 because the websockets server parses nothing else.
 """
 
@@ -181,6 +182,8 @@ class _Session:
         self.noise_reduction: dict[str, Any] | None = None
         self.samples_in = 0
         self.frames_out = 0
+        # A stall of this session alone (a stall of the whole server is on the server).
+        self.stalled_until = 0.0
         self._samples_translated = 0
         self._pending_audio = bytearray()
         self._outbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue(MAX_PENDING_EVENTS)
@@ -234,13 +237,16 @@ class _Session:
         }
         await self.enqueue({"type": "error", "error": error})
 
+    def _release_at(self, due: float) -> float:
+        return max(due, self.server.stalled_until, self.stalled_until)
+
     async def run_sender(self) -> None:
         """Send queued events once due; after session.closed, close the socket."""
         try:
             while True:
                 due, event = await self._outbox.get()
                 # Re-check after sleeping: a stall injected meanwhile moves the deadline.
-                while (wait := max(due, self.server.stalled_until) - time.monotonic()) > 0:  # noqa: ASYNC110
+                while (wait := self._release_at(due) - time.monotonic()) > 0:  # noqa: ASYNC110
                     await asyncio.sleep(wait)
                 # Count before sending: once the client has the event, stats must already show it.
                 if event["type"] == "session.output_audio.delta":
@@ -577,9 +583,11 @@ class FakeOpenAIServer:
         peer = connection.remote_address
         if not (isinstance(peer, tuple) and is_loopback(str(peer[0]))):
             return _http_error(HTTPStatus.FORBIDDEN, "The control API is loopback-only.", "forbidden")
+        # `language=xx` aims a fault at the sessions translating into xx; without it, at all.
+        language = query.get("language", [None])[0]
+        sessions = [s for s in self._sessions.values() if language is None or s.language == language]
         try:
             if action == "drop":
-                sessions = list(self._sessions.values())
                 for session in sessions:
                     # Abort the TCP connection: no close frame, as when a network path dies.
                     session.connection.transport.abort()
@@ -589,14 +597,16 @@ class FakeOpenAIServer:
                 code = query.get("code", ["server_error"])[0]
                 message = query.get("message", ["Injected fault."])[0]
                 error_type = query.get("type", ["server_error"])[0]
-                sessions = list(self._sessions.values())
                 for session in sessions:
                     await session.enqueue_error(code, message, error_type=error_type)
                 return _json_response(HTTPStatus.OK, {"sent": len(sessions)})
             if action == "stall":
                 seconds = float(query.get("seconds", ["5"])[0])
-                self.stalled_until = time.monotonic() + seconds
-                logger.info("fault: output stalled for %.1f s", seconds)
+                if language is None:
+                    self.stalled_until = time.monotonic() + seconds
+                for session in sessions:
+                    session.stalled_until = time.monotonic() + seconds
+                logger.info("fault: output of %d sessions stalled for %.1f s", len(sessions), seconds)
                 return _json_response(HTTPStatus.OK, {"stalled_seconds": seconds})
             if action == "reject":
                 self._reject_remaining = int(query.get("count", ["1"])[0])

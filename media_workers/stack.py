@@ -59,6 +59,7 @@ class Stack:
     # Also run a Celery worker (usage reports and housekeeping tasks land in the database).
     celery: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    redis_url: str = field(default_factory=lambda: str(settings.REDIS_URL))
     log_dir: Path = ROOT / "artifacts" / "logs"
     web_port: int = 0
     fake_port: int = 0
@@ -80,6 +81,7 @@ class Stack:
                     "DJANGO_SETTINGS_MODULE", "translator_site.test_settings"
                 ),
                 "DATABASE_URL": self.database_url,
+                "REDIS_URL": self.redis_url,
                 "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
                 "OPENAI_BASE_URL": f"{self.fake_url}/v1",
                 "FAKE_OPENAI_PORT": str(self.fake_port),
@@ -153,13 +155,22 @@ class Stack:
             return bool(response.status == 200)
 
     def live_workers(self) -> list[str]:
-        client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        client = redis.Redis.from_url(self.redis_url, decode_responses=True)
         try:
             prefix = f"{settings.REDIS_KEY_PREFIX}mw:"
             ids = [str(i) for i in client.zrange(f"{prefix}workers", 0, -1)]
             return [i for i in ids if client.exists(f"{prefix}worker:{i}")]
         finally:
             client.close()
+
+    def room_worker(self, room_id: str) -> str | None:
+        """The name (as in `processes`) of the worker process hosting `room_id` now."""
+        client = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        try:
+            worker_id = client.get(f"{settings.REDIS_KEY_PREFIX}mw:room:{room_id}")
+        finally:
+            client.close()
+        return None if worker_id is None else str(worker_id).rsplit("-", 1)[0]
 
     def fake_control(self, path: str) -> str:
         with urllib.request.urlopen(f"{self.fake_url}/_fake/{path}", timeout=5) as response:

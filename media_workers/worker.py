@@ -111,15 +111,8 @@ class MediaWorker:
 
     async def _receive_loop(self) -> None:
         while True:
-            try:
-                message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Redis restarting or unreachable: the calls go on; keep trying to listen.
-                logger.warning("worker=%s: channel layer unavailable, retrying", self.id, exc_info=True)
-                await asyncio.sleep(1.0)
-                continue
+            # The layer itself waits out a Redis restart (translator_site/channel_layer.py).
+            message = await self.layer.receive(self.channel)
             try:
                 self.dispatch(message)
             except Exception:

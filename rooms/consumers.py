@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from typing import Any
 from urllib.parse import urlsplit
@@ -289,10 +290,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def _watch_worker(self) -> None:
         """While in a call, notice its media worker dying and move the call to another."""
+        # Absent for two heartbeats: a worker that is only re-registering (Redis restarted) is not.
+        grace = 2 * settings.MEDIA_WORKER_HEARTBEAT_SECONDS
+        missing_since: float | None = None
         while True:
             await asyncio.sleep(settings.WORKER_WATCH_SECONDS)
             worker_id = self.worker_id
             if worker_id is None:
+                missing_since = None
                 continue
             try:
                 alive = await registry().worker(worker_id) is not None
@@ -300,9 +305,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 # Redis itself is away: that says nothing about the worker; look again later.
                 logger.warning("room=%s: cannot check worker %s", self.room_id, worker_id, exc_info=True)
                 continue
-            if not alive and self.worker_id == worker_id:
+            now = time.monotonic()
+            if alive:
+                missing_since = None
+            elif missing_since is None:
+                missing_since = now
+            elif now - missing_since >= grace and self.worker_id == worker_id:
                 logger.info("room=%s: worker %s is gone, moving the call", self.room_id, worker_id)
                 self.worker_channel = self.worker_id = None
+                missing_since = None
                 await self._send(
                     {"type": "reconnect", "reason": "worker_lost", "message": "Reconnecting your call."}
                 )

@@ -97,7 +97,7 @@ def _settings(message: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"type": "settings"}
     language = message.get("hear_language")
     if language is not None:
-        if language not in OUTPUT_LANGUAGES:
+        if not isinstance(language, str) or language not in OUTPUT_LANGUAGES:
             raise SignalError(
                 "bad_language", "`hear_language` must be one of: " + ", ".join(OUTPUT_LANGUAGES)
             )

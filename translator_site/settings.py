@@ -198,9 +198,11 @@ CACHES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "translator_site.channel_layer.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # channels_redis blocks 5 s in BZPOPMIN; redis-py's default 5 s socket timeout
+            # would race it and fail idle listeners, so reads may take longer here.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
             "prefix": REDIS_KEY_PREFIX + "asgi",
             "capacity": 500,
             "expiry": 30,
@@ -284,8 +286,8 @@ ICE_SERVERS: list[dict[str, Any]] = envjson("ICE_SERVERS", [])
 # The addresses aiortc offers as host candidates; empty means every interface aioice finds.
 ICE_HOST_ADDRESSES = envlist("ICE_HOST_ADDRESSES", "")
 MEDIA_WORKER_CAPACITY = envint("MEDIA_WORKER_CAPACITY", 20)
-MEDIA_WORKER_HEARTBEAT_SECONDS = envfloat("MEDIA_WORKER_HEARTBEAT_SECONDS", 2.0)
-MEDIA_WORKER_HEARTBEAT_TTL = envfloat("MEDIA_WORKER_HEARTBEAT_TTL", 6.0)
+MEDIA_WORKER_HEARTBEAT_SECONDS = envfloat("MEDIA_WORKER_HEARTBEAT_SECONDS", 1.0)
+MEDIA_WORKER_HEARTBEAT_TTL = envfloat("MEDIA_WORKER_HEARTBEAT_TTL", 4.0)
 # On SIGTERM a worker moves its calls and keeps the old ones playing this long meanwhile.
 MEDIA_WORKER_DRAIN_SECONDS = envfloat("MEDIA_WORKER_DRAIN_SECONDS", 3.0)
 # A participant whose browser sends no audio for this long is gone (network loss).

@@ -14,7 +14,8 @@ import tempfile
 os.environ.setdefault("REDIS_KEY_PREFIX", f"ot-test-{os.getpid()}-{secrets.token_hex(3)}:")
 os.environ.setdefault("ICE_HOST_ADDRESSES", "127.0.0.1")
 os.environ["ICE_SERVERS"] = "[]"
-os.environ["OPENAI_API_KEY"] = ""
+# A developer's real key never reaches a test; a test that needs a key set passes a fake one.
+os.environ["OPENAI_API_KEY"] = os.environ.get("TEST_OPENAI_API_KEY", "")
 os.environ.setdefault("DEBUG", "1")
 
 from .settings import *  # noqa: F403

@@ -41,8 +41,9 @@ def test_it_gives_the_call_what_it_needs(
     assert response.context["membership"].user == member
     assert response.context["ws_path"] == f"/ws/rooms/{room.public_id}/"
     body = response.content.decode()
-    assert '<section id="call"' in body
-    assert "The live call will appear here." in body
+    assert f'<section id="call" class="card call" data-ws-path="/ws/rooms/{room.public_id}/"' in body
+    assert ">Join call</button>" in body
+    assert "js/call/main.js" in body
 
 
 def test_it_shows_a_closed_room_as_closed_without_a_call(

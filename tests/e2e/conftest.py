@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from media_workers.call_client import CallClient, HttpSession, ToneTrack
+from media_workers.dsp import SAMPLE_RATE, band_energy
 from media_workers.stack import Stack
 from rooms import services
 from rooms.models import Room
 
 PASSWORD = "a-long-test-password-1"
+# How much of what a participant hears must be one tone for us to say they hear it.
+HEARS = 0.4
+# Below this share a tone is absent (the ducked original of a 0.3-amplitude tone is ~2%).
+ABSENT = 0.005
 
 
 def database_url() -> str:
@@ -58,3 +67,28 @@ def make_room(owner: Person, *members: Person) -> Room:
     for member in members:
         services.invite_accept(token=issued.token, user=make_user(member))
     return room
+
+
+def share(client: CallClient, freq: float, seconds: float = 1.0) -> float:
+    """The share of the last `seconds` of what `client` heard that is the tone `freq`."""
+    audio = client.heard.audio()[-int(seconds * SAMPLE_RATE) :]
+    if audio.size < SAMPLE_RATE // 2 or not np.any(audio):
+        return 0.0
+    return band_energy(audio, SAMPLE_RATE, freq, width_hz=25)
+
+
+@asynccontextmanager
+async def participant(
+    stack: Stack, person: Person, room_id: str, tone: float, *, join: bool = True
+) -> AsyncIterator[CallClient]:
+    """`person` logged in over HTTP, on the room page and (unless `join` is false) in the call."""
+    http = HttpSession(stack.base_url)
+    await asyncio.to_thread(http.login, person.email, PASSWORD)
+    client = CallClient(base_url=stack.base_url, room_id=room_id, http=http, source=lambda: ToneTrack(tone))
+    try:
+        await client.connect()
+        if join:
+            await client.join()
+        yield client
+    finally:
+        await client.close()

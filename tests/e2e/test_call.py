@@ -9,50 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import numpy as np
 import pytest
 
-from media_workers.call_client import CallClient, HttpSession, ToneTrack, until
+from media_workers.call_client import until
 from media_workers.dsp import SAMPLE_RATE, band_energy
 from media_workers.fake_openai import TONE_FACTORS
 from media_workers.stack import Stack
 
-from .conftest import PASSWORD, Person, make_room
+from .conftest import ABSENT, HEARS, Person, make_room, participant, share
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ALICE = Person("alice@example.com", "Alice", "en")
 BRUNO = Person("bruno@example.com", "Bruno", "es")
 CHLOE = Person("chloe@example.com", "Chloé", "fr")
-
-# How much of what a participant hears must be one tone for us to say they hear it.
-HEARS = 0.4
-# Below this share a tone is absent (the ducked original of a 0.3-amplitude tone is ~2%).
-ABSENT = 0.005
-
-
-def share(client: CallClient, freq: float, seconds: float = 1.0) -> float:
-    """The share of the last `seconds` of what `client` heard that is the tone `freq`."""
-    audio = client.heard.audio()[-int(seconds * SAMPLE_RATE) :]
-    if audio.size < SAMPLE_RATE // 2 or not np.any(audio):
-        return 0.0
-    return band_energy(audio, SAMPLE_RATE, freq, width_hz=25)
-
-
-@asynccontextmanager
-async def participant(stack: Stack, person: Person, room_id: str, tone: float) -> AsyncIterator[CallClient]:
-    http = HttpSession(stack.base_url)
-    await asyncio.to_thread(http.login, person.email, PASSWORD)
-    client = CallClient(base_url=stack.base_url, room_id=room_id, http=http, source=lambda: ToneTrack(tone))
-    try:
-        await client.connect()
-        await client.join()
-        yield client
-    finally:
-        await client.close()
 
 
 async def test_it_translates_each_speaker_for_the_other_and_nobody_hears_their_own(stack: Stack) -> None:

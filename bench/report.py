@@ -11,13 +11,14 @@ from typing import Any
 
 
 def _name(r: dict[str, Any]) -> str:
-    return {"direct": "direct aiortc pair", "naive": "straightforward relay"}.get(r["kind"], "our worker") + (
-        f" @ {r['chunk_ms']} ms chunks" if "chunk_ms" in r else ""
-    )
+    name = {"direct": "direct aiortc pair", "naive": "straightforward relay"}.get(r["kind"], "our worker")
+    if "jitter_prefetch" in r:
+        name += f", aiortc jitter buffer prefetch {r['jitter_prefetch']} (not 4)"
+    return name + (f" @ {r['chunk_ms']} ms chunks" if "chunk_ms" in r else "")
 
 
 def latency_table(rows: list[dict[str, Any]]) -> str:
-    direct = next(r for r in rows if r["kind"] == "direct")["latency_ms"]
+    direct = next(r for r in rows if r["kind"] == "direct" and "jitter_prefetch" not in r)["latency_ms"]
     lines = [
         "| path | p50 ms | p95 ms | p99 ms | events (lost) | adds p50 / p95 over direct, ms |",
         "|---|---|---|---|---|---|",
@@ -26,7 +27,7 @@ def latency_table(rows: list[dict[str, Any]]) -> str:
         lat = r["latency_ms"]
         added = (
             "—"
-            if r["kind"] == "direct" or lat["p95"] is None
+            if (r["kind"] == "direct" and "jitter_prefetch" not in r) or lat["p95"] is None
             else f"{lat['p50'] - direct['p50']:+.0f} / {lat['p95'] - direct['p95']:+.0f}"
         )
         events = f"{lat['n']} ({r['bursts_unmatched']})"

@@ -190,6 +190,7 @@ class Bench:
         per_process: int = 2,
         relay: str = "",
         measure: list[int],
+        jitter_prefetch: int | None = None,
     ) -> dict[str, Any]:
         """Run `rooms` rooms of `kind` for a window of `seconds`; CPU of `measure` (+ clients)."""
         from . import clients, procstat
@@ -209,6 +210,7 @@ class Bench:
                 "relay_url": relay,
                 "password": PASSWORD,
                 "timeout": timeout,
+                "jitter_prefetch": jitter_prefetch,
             }
             process = self.ctx.Process(target=clients.main, args=(job, child), daemon=True)
             process.start()
@@ -266,6 +268,8 @@ class Bench:
             "frames_heard": figures["frames"],
             "errors": errors,
         }
+        if jitter_prefetch is not None:
+            result["jitter_prefetch"] = jitter_prefetch
         if kind == "worker":
             time.sleep(2.0)  # the worker logs each listener track's counts as the call ends
             result["chunk_ms"] = self.chunk_ms
@@ -277,6 +281,9 @@ def phase_latency(bench: Bench) -> list[dict[str, Any]]:
     """One room per path; bursts both ways; direct peers are the floor."""
     seconds = 8.0 if bench.quick else 22.0
     results = [bench.load("direct", 1, seconds, measure=[])]
+    # What aiortc's audio jitter buffer (4 frames held back) costs one hop: the worker's
+    # relay path has two such hops where direct peers have one.
+    results.append(bench.load("direct", 1, seconds, measure=[], jitter_prefetch=1))
     with bench.naive_relay() as (url, pid):
         results.append(bench.load("naive", 1, seconds, relay=url, measure=[pid]))
     for chunk_ms in (20, 40, 100, 200) if not bench.quick else (20, 100):
@@ -432,6 +439,7 @@ def phase_sockets(bench: Bench) -> dict[str, Any]:
 
 def _row(r: dict[str, Any]) -> str:
     name = f"{r['kind']}" + (f"@{r['chunk_ms']}ms" if "chunk_ms" in r else "")
+    name += f"/prefetch{r['jitter_prefetch']}" if "jitter_prefetch" in r else ""
     lat = r["latency_ms"]
     late = r.get("worker", {}).get("late_frames", "-")
     under = r.get("worker", {}).get("underruns", "-")
@@ -447,7 +455,7 @@ def _row(r: dict[str, Any]) -> str:
 
 def _summary(results: dict[str, Any]) -> None:
     latency = results.get("latency", [])
-    direct = next((r for r in latency if r["kind"] == "direct"), None)
+    direct = next((r for r in latency if r["kind"] == "direct" and "jitter_prefetch" not in r), None)
     print("\n== relay latency (one room, bursts both ways) ==")
     for r in latency:
         added = ""

@@ -255,14 +255,15 @@ class Call:
                     listener.drop_source(f"tr:{speaker.id}")
                 else:
                     listener.source(f"tr:{speaker.id}", listener.info.translation_volume)
-        self.outbox.group_send(
-            room_group(self.room_id),
-            {
-                "type": "call.roster",
-                "participants": [p.info.public() for p in people],
-                "sessions": [{"speaker": s, "language": lang} for (s, lang) in sorted(self.sessions)],
-            },
-        )
+        self.outbox.group_send(room_group(self.room_id), self.roster())
+
+    def roster(self) -> dict[str, Any]:
+        """Who is in the call and which translations run: what every room page shows."""
+        return {
+            "type": "call.roster",
+            "participants": [p.info.public() for p in self.participants.values()],
+            "sessions": [{"speaker": s, "language": lang} for (s, lang) in sorted(self.sessions)],
+        }
 
     def on_speaker_audio(self, speaker: Participant, pcm: bytes) -> None:
         """The hot path: 20 ms of a speaker's voice (24 kHz mono PCM16) arrives."""

@@ -204,7 +204,7 @@ class MediaWorker:
             return
         call = self.calls.get(room_id)
         if call is None:
-            if kind != "participant.leave":
+            if kind not in ("participant.leave", "room.roster", "room.translation"):
                 self.outbox.send(
                     message.get("reply_channel", ""),
                     {"type": "worker.error", "code": "not_in_call", "message": "Join the call first."},
@@ -212,6 +212,9 @@ class MediaWorker:
             return
         if kind == "room.translation":
             call.set_translation_blocked(message.get("blocked"))
+            return
+        if kind == "room.roster":
+            self.outbox.send(message["reply_channel"], call.roster())
             return
         participant_id = str(message.get("participant_id", ""))
         if kind == "participant.candidate":

@@ -147,6 +147,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "original_volume": self.original_volume,
             }
         )
+        await self._ask_for_roster()
+
+    async def _ask_for_roster(self) -> None:
+        """A page opened during a call shows who is in it before its owner joins."""
+        try:
+            worker_id = await registry().room_worker_id(self.room_id)
+            worker = await registry().worker(worker_id) if worker_id else None
+        except Exception:
+            logger.warning("room=%s: cannot look up the call's worker", self.room_id, exc_info=True)
+            return
+        if worker is not None:
+            await self.channel_layer.send(
+                worker.channel,
+                {"type": "room.roster", "room": self.room_id, "reply_channel": self.channel_name},
+            )
 
     async def _refuse(self, code: int, reason: str, message: str) -> None:
         metrics.signalling_error(reason)
@@ -342,6 +357,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send(
             {"type": "reconnect", "reason": "moving", "message": "Moving your call to another server."}
         )
+
+    async def room_closed(self, event: dict[str, Any]) -> None:
+        """The owner closed the room: the call ends for everyone on its page."""
+        await self._leave_call()
+        await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", "The owner closed this room.")
 
     async def call_roster(self, event: dict[str, Any]) -> None:
         await self._send(

@@ -7,6 +7,8 @@ import secrets
 from datetime import timedelta
 from typing import NamedTuple
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -68,7 +70,19 @@ def room_close(*, room: Room) -> Room:
         room.closed_at = timezone.now()
         room.save(update_fields=["closed_at"])
         logger.info("room %s closed", room.public_id)
+        transaction.on_commit(lambda: _tell_room(room.public_id, {"type": "room.closed"}))
     return room
+
+
+def _tell_room(public_id: str, message: dict[str, object]) -> None:
+    """Send every open page of a room a message (through the channel layer)."""
+    from media_workers.call import room_group
+
+    try:
+        async_to_sync(get_channel_layer().group_send)(room_group(public_id), message)
+    except Exception:
+        # The room is closed either way; pages learn it at their next message.
+        logger.warning("room %s: could not tell its pages", public_id, exc_info=True)
 
 
 @transaction.atomic

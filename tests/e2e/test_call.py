@@ -8,14 +8,16 @@ is and which language it was translated into.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
 
-from media_workers.call_client import until
+from media_workers.call_client import CallClient, until
 from media_workers.dsp import SAMPLE_RATE, band_energy
 from media_workers.fake_openai import TONE_FACTORS
 from media_workers.stack import Stack
+from rooms import services
 
 from .conftest import ABSENT, HEARS, Person, make_room, participant, share
 
@@ -148,3 +150,36 @@ async def test_it_resumes_translation_after_openai_drops_the_connection(stack: S
         assert await until(lambda: share(alice, 1000 * TONE_FACTORS["en"]) > HEARS)
         # The call itself never went down.
         assert alice.pc is not None and alice.pc.connectionState == "connected"
+
+
+async def test_it_shows_a_page_opened_during_a_call_who_is_in_it(stack: Stack) -> None:
+    room = await asyncio.to_thread(make_room, ALICE, BRUNO, CHLOE)
+    async with (
+        participant(stack, ALICE, room.public_id, 400),
+        participant(stack, BRUNO, room.public_id, 1000) as bruno,
+    ):
+        assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
+        async with participant(stack, CHLOE, room.public_id, 700, join=False) as chloe:
+
+            def roster() -> list[str]:
+                states = [m for m in chloe.heard.messages if m["type"] == "state"]
+                return sorted(p["name"] for p in states[-1]["participants"]) if states else []
+
+            assert await until(lambda: roster() == ["Alice", "Bruno"], timeout=10)
+
+
+async def test_it_ends_the_call_for_everyone_when_the_owner_closes_the_room(stack: Stack) -> None:
+    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    async with (
+        participant(stack, ALICE, room.public_id, 400) as alice,
+        participant(stack, BRUNO, room.public_id, 1000) as bruno,
+    ):
+        assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
+        await asyncio.to_thread(services.room_close, room=room)
+
+        def told_closed(client: CallClient) -> bool:
+            return any(m.get("code") == "room_closed" and m.get("fatal") for m in client.heard.messages)
+
+        assert await until(lambda: told_closed(alice) and told_closed(bruno), timeout=10)
+        # The translations stop at OpenAI too: nothing more is metered.
+        assert await until(lambda: json.loads(stack.fake_control("stats"))["sessions"] == [], timeout=10)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
 
 from . import selectors, services
 from .forms import GuestJoinForm, InviteForm, MembershipLanguageForm, ProfileForm, RoomNameForm
@@ -216,10 +218,27 @@ def room_delete(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "rooms/delete.html", {"room": room})
 
 
+def _rate(setting: str) -> Callable[[str, HttpRequest], str]:
+    """A rate read from settings on every request, so it can change without a restart."""
+    return lambda group, request: str(getattr(settings, setting))
+
+
+def _too_many(request: HttpRequest, what: str) -> HttpResponse:
+    context = {
+        "title": "Too many attempts",
+        "explanation": f"Too many {what} from here in a short time. Wait a few minutes and try again.",
+        "reason": "rate_limited",
+    }
+    return render(request, "rooms/invite_error.html", context, status=429)
+
+
 @account_required
 @require_POST
+@ratelimit(key="user", rate=_rate("INVITE_CREATE_RATE"), method="POST", block=False)
 def invite_create(request: HttpRequest, public_id: str) -> HttpResponse:
     room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    if getattr(request, "limited", False):
+        return _too_many(request, "new invites")
     form = InviteForm(request.POST)
     if not form.is_valid():
         messages.error(request, "The invite was not created: days must be 1 to 365 and uses at least 1.")
@@ -247,7 +266,11 @@ def _invite_failure(request: HttpRequest, reason: InviteFailure) -> HttpResponse
     return render(request, "rooms/invite_error.html", context, status=status)
 
 
+# Per address: bounds guessing of invite tokens and the guest accounts one address can make.
+@ratelimit(key="ip", rate=_rate("INVITE_OPEN_RATE"), method=ratelimit.ALL, block=False)
 def invite(request: HttpRequest, token: str) -> HttpResponse:
+    if getattr(request, "limited", False):
+        return _too_many(request, "attempts with invite links")
     if request.user.is_authenticated:
         try:
             membership = services.invite_accept(token=token, user=request.user)

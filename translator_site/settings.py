@@ -248,6 +248,11 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "openai-translate <noreply@loc
 
 # --- Rooms and invites -----------------------------------------------------------------------
 INVITE_DEFAULT_EXPIRY_DAYS = envint("INVITE_DEFAULT_EXPIRY_DAYS", 7)
+# Rate limits (django-ratelimit, counted in the shared cache): "count/period", period s, m, h or d.
+# Opening invite links (and joining as a guest) per IP address; creating invites per owner.
+INVITE_OPEN_RATE = envstr("INVITE_OPEN_RATE", "60/10m")
+INVITE_CREATE_RATE = envstr("INVITE_CREATE_RATE", "30/h")
+RATELIMIT_USE_CACHE = "default"
 # Expired or revoked invites are deleted this many days after they stopped working.
 INVITE_EXPIRED_GRACE_DAYS = envint("INVITE_EXPIRED_GRACE_DAYS", 30)
 # Guest accounts with no sign-in and no call for this many days are deleted with their data.

@@ -1,0 +1,45 @@
+"""Demo mode, for people trying the service without an OpenAI key: each hears the other's own
+voice, pitch-shifted and about a second late, and a caption says it is not a translation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from media_workers.call_client import until
+from media_workers.fake_openai import DEMO_PITCH_FACTOR
+from media_workers.stack import Stack
+
+from .conftest import ABSENT, HEARS, Person, database_url, make_room, participant, share
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ANA = Person("ana@example.com", "Ana", "pt")
+KENJI = Person("kenji@example.com", "Kenji", "ja")
+
+
+@pytest.fixture(scope="module")
+def demo_stack(django_db_setup: None) -> Iterator[Stack]:
+    stack = Stack(database_url=database_url(), fake_mode="demo").start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def test_it_plays_each_the_others_voice_pitch_shifted_and_says_it_is_a_demo(demo_stack: Stack) -> None:
+    room = await asyncio.to_thread(make_room, ANA, KENJI)
+    async with (
+        participant(demo_stack, ANA, room.public_id, 300) as ana,
+        participant(demo_stack, KENJI, room.public_id, 600) as kenji,
+    ):
+        assert ana.hello["demo"] is True
+        assert await until(lambda: share(kenji, 300 * DEMO_PITCH_FACTOR, seconds=1.0) > HEARS)
+        assert await until(lambda: share(ana, 600 * DEMO_PITCH_FACTOR, seconds=1.0) > HEARS)
+        # Nobody hears their own "translation".
+        assert share(ana, 300 * DEMO_PITCH_FACTOR) < ABSENT
+        assert share(kenji, 600 * DEMO_PITCH_FACTOR) < ABSENT
+        assert await until(lambda: "real translation needs an OPENAI_API_KEY" in kenji.heard.caption_text())
+        assert "日本語" in kenji.heard.caption_text()

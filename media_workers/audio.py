@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import fractions
+import time
 
 import av
 import numpy as np
@@ -75,3 +77,30 @@ class ChunkAccumulator:
         view.release()
         del self._pending[: count * size]
         return chunks
+
+
+class FrameClock:
+    """Paces 20 ms frames in real time for a track's `recv()`.
+
+    Frame n is due at start + n x 20 ms, not a fixed sleep after the previous one, so
+    scheduling jitter never accumulates into drift (as aiortc's own tracks do).
+    """
+
+    def __init__(self) -> None:
+        self._start: float | None = None
+        self._pts = 0
+        # Frames asked for more than a frame's length after they were due (an overloaded loop).
+        self.late_frames = 0
+
+    async def next_frame(self) -> int:
+        """Wait until the next frame is due; returns its pts (in samples at SAMPLE_RATE)."""
+        if self._start is None:
+            self._start = time.monotonic()
+            return self._pts
+        self._pts += FRAME_SAMPLES
+        wait = self._start + self._pts / SAMPLE_RATE - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        elif wait < -FRAME_MS / 1000:
+            self.late_frames += 1
+        return self._pts

@@ -28,7 +28,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from .audio import FRAME_SAMPLES, SAMPLE_RATE, InboundResampler, pcm_to_frame
+from .audio import FRAME_SAMPLES, SAMPLE_RATE, FrameClock, InboundResampler, pcm_to_frame
 from .dsp import ToneGenerator
 from .ice import rtc_configuration
 
@@ -44,27 +44,18 @@ class ToneTrack(MediaStreamTrack):
         super().__init__()
         self.freq = freq
         self._generator = ToneGenerator(freq or 440.0, SAMPLE_RATE, amplitude)
-        self._pts = 0
-        self._start: float | None = None
+        self._clock = FrameClock()
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            due = self._start + self._pts / SAMPLE_RATE
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        pts = await self._clock.next_frame()
         if self.freq is None:
             samples = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         else:
             self._generator.freq = self.freq
             samples = self._generator.next(FRAME_SAMPLES)
-        frame = pcm_to_frame(samples, self._pts)
-        self._pts += FRAME_SAMPLES
-        return frame
+        return pcm_to_frame(samples, pts)
 
 
 @dataclass

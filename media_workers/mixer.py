@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -13,14 +11,13 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media_workers.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, pcm_to_frame
+from media_workers.audio import FRAME_SAMPLES, FrameClock, pcm_to_frame
 from media_workers.playout import PlayoutBuffer
 
 logger = logging.getLogger(__name__)
 
 _INT16_MIN = -32768
 _INT16_MAX = 32767
-_LATE_AFTER = FRAME_MS / 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +40,8 @@ class ListenerTrack(MediaStreamTrack):
         # Reused every frame so mixing allocates only the int16 frame it returns.
         self._mix = np.empty(FRAME_SAMPLES, dtype=np.float32)
         self._scaled = np.empty(FRAME_SAMPLES, dtype=np.float32)
-        self._start: float | None = None
-        self._pts = 0
+        self._clock = FrameClock()
         self.frames_sent = 0
-        self.late_frames = 0
         # Underruns of sources already removed, so the total logged at stop() covers them.
         self._gone_underruns = 0
         self.last_level = 0.0
@@ -91,20 +86,14 @@ class ListenerTrack(MediaStreamTrack):
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        # Frames are due at start + pts / rate rather than a fixed sleep after the last one,
-        # so scheduling jitter never accumulates into drift.
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._pts += FRAME_SAMPLES
-            wait = self._start + self._pts / SAMPLE_RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            elif wait < -_LATE_AFTER:
-                self.late_frames += 1
-        frame = pcm_to_frame(self.mix_frame(), self._pts)
+        pts = await self._clock.next_frame()
+        frame = pcm_to_frame(self.mix_frame(), pts)
         self.frames_sent += 1
         return frame
+
+    @property
+    def late_frames(self) -> int:
+        return self._clock.late_frames
 
     def stop(self) -> None:
         if self.readyState == "live":

@@ -98,15 +98,16 @@ async def test_it_moves_a_call_when_its_worker_is_killed(make_stack: StackFactor
     async with alice_and_bruno(stack) as (room_id, alice, bruno):
         host = stack.room_worker(room_id)
         assert host in ("worker0", "worker1")
-        killed = time.monotonic()
         await asyncio.to_thread(stack.kill, host, signal.SIGKILL)
-        assert await until(both_hear_each_other(alice, bruno, killed))
-        recovery = time.monotonic() - killed
-        record("worker_sigkill_recovery_s", recovery)
+        # Stamped once the worker is dead: nothing it sent can count as recovery.
+        killed = time.monotonic()
+        assert await until(lambda: bool(alice.rejoined and bruno.rejoined))
+        moved = max(alice.rejoined[-1], bruno.rejoined[-1])
+        record("worker_sigkill_calls_moved_s", moved - killed)
+        assert await until(both_hear_each_other(alice, bruno, moved))
         # Heartbeat TTL 2 s + two missed checks + rejoin, with a wide margin for a busy machine.
-        assert recovery < 15
+        assert moved - killed < 15
         assert stack.room_worker(room_id) not in (None, host)
-        assert alice.reconnects_asked and bruno.reconnects_asked
         assert errors(alice) == errors(bruno) == []
 
 
@@ -119,8 +120,10 @@ async def test_it_moves_calls_without_a_failed_connection_when_a_worker_stops(
         assert host is not None
         stopped = time.monotonic()
         stack.processes[host].send_signal(signal.SIGTERM)
-        assert await until(both_hear_each_other(alice, bruno, stopped))
-        record("worker_sigterm_recovery_s", time.monotonic() - stopped)
+        assert await until(lambda: bool(alice.rejoined and bruno.rejoined))
+        moved = max(alice.rejoined[-1], bruno.rejoined[-1])
+        record("worker_sigterm_calls_moved_s", moved - stopped)
+        assert await until(both_hear_each_other(alice, bruno, moved))
         assert await asyncio.to_thread(stack.processes[host].wait, 20) == 0
         assert [m["reason"] for m in alice.heard.messages if m["type"] == "reconnect"] == ["moving"]
         assert errors(alice) == errors(bruno) == []

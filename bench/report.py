@@ -57,6 +57,9 @@ def capacity_table(rows: list[dict[str, Any]]) -> str:
             }
             worker = r.get("worker", {})
             late = f"{worker['late_frames']} / {worker['frames']}" if worker else "—"
+            if r["errors"]:
+                # Per-room figures divide by rooms asked for; some never joined or died.
+                late += f" ({len(r['errors'])} client errors: setup failed)"
             cpu = f"{r['cpu_cores']:.2f} | {r['cpu_per_room'] * 100:.1f} %"
             lines.append(
                 f"| {rooms} | {_name(r)} | {cpu} | {ratio['direct']} | {ratio['naive']} | "

@@ -180,5 +180,19 @@ class Registry:
         found = [await self.worker(str(worker_id)) for worker_id in ids]
         return [info for info in found if info is not None]
 
+    async def rooms(self) -> dict[str, str]:
+        """Every room assignment: room id to the id of the worker it names, alive or not."""
+        prefix = f"{self.prefix}room:"
+        keys = [str(key) async for key in self.redis.scan_iter(match=f"{prefix}*", count=500)]
+        if not keys:
+            return {}
+        worker_ids = await self.redis.mget(keys)
+        # An assignment released between the scan and the read is left out.
+        return {
+            key[len(prefix) :]: str(worker_id)
+            for key, worker_id in zip(keys, worker_ids, strict=True)
+            if worker_id is not None
+        }
+
     async def close(self) -> None:
         await self.redis.aclose()

@@ -98,3 +98,17 @@ async def test_it_skips_a_draining_worker_and_frees_its_rooms_on_unregister(regi
     assert (await registry.claim_room("room-a")).id == "w2"  # type: ignore[union-attr]
     await registry.unregister("w2")
     assert await registry.room_worker_id("room-a") is None
+
+
+async def test_it_lists_every_room_assignment(registry: Registry) -> None:
+    assert await registry.rooms() == {}
+    await announce(registry, "w1", capacity=1)
+    await announce(registry, "w2", capacity=1)
+    await registry.claim_room("room-a")
+    await registry.claim_room("room-b")
+    assert await registry.rooms() == {"room-a": "w1", "room-b": "w2"}
+    # An assignment outlives its worker's heartbeat until the room is claimed again or released.
+    await registry.redis.delete(f"{registry.prefix}worker:w2")
+    assert await registry.rooms() == {"room-a": "w1", "room-b": "w2"}
+    await registry.release_room(worker_id="w1", room_id="room-a")
+    assert await registry.rooms() == {"room-b": "w2"}

@@ -1,9 +1,10 @@
 """How the usage dashboard's queries scale: timings against a plain COUNT(*) on the same table.
 
 Fills a throwaway SQLite database (never the development one) with usage rows spread over
-90 days, 200 owners and 1,000 rooms, then times each dashboard query for a 30-day range,
-for one owner and for one room. Timings are printed as a ratio to COUNT(*) measured in the
-same run, so they compare across machines.
+90 days, 200 owners and 1,000 rooms, runs the daily roll-up (as celery beat would), then
+times each dashboard query for a 30-day range, for one owner and for one room. Unfiltered,
+the dashboard sums past days from the roll-up and today from the sessions. Timings are
+printed as a ratio to COUNT(*) measured in the same run, so they compare across machines.
 
     .venv/bin/python bench/usage_dashboard.py [--rows 1000000] [--repeat 3]
 """
@@ -57,9 +58,9 @@ def fill(rows: int) -> tuple[Any, Any]:
     table = TranslationUsage._meta.db_table
     columns = (
         "session_id, room_id, room_public_id, owner_id, source_language, language, model, worker_id, "
-        "started_at, seconds_sent, seconds_received, errors, reconnects, cost, final, updated_at"
+        "started_at, day, seconds_sent, seconds_received, errors, reconnects, cost, final, updated_at"
     )
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 16)})"
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 17)})"
     batch: list[tuple[Any, ...]] = []
     with transaction.atomic(), connection.cursor() as cursor:
         for n in range(rows):
@@ -69,7 +70,7 @@ def fill(rows: int) -> tuple[Any, Any]:
             batch.append(
                 (
                     f"{n:032x}", room.pk, room.public_id, room.owner_id, rng.choice(languages),
-                    rng.choice(languages), "gpt-realtime-translate", "w1", started, seconds,
+                    rng.choice(languages), "gpt-realtime-translate", "w1", started, started.date(), seconds,
                     seconds * 0.9, int(rng.random() < 0.02), int(rng.random() < 0.05),
                     round(seconds / 60 * 0.034, 6), True, started,
                 )
@@ -105,15 +106,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="usage-bench-") as tmp:
         setup_django(os.path.join(tmp, "bench.sqlite3"))
         from django.core.management import call_command
+        from django.db import connection
         from django.utils import timezone
 
-        from rooms import dashboard
-        from rooms.models import TranslationUsage
+        from rooms import dashboard, tasks
+        from rooms.models import DailyUsage, TranslationUsage
 
         call_command("migrate", verbosity=0)
         start = time.perf_counter()
         owner, room = fill(rows)
         print(f"filled {rows:,} usage rows in {time.perf_counter() - start:.1f} s")
+        start = time.perf_counter()
+        tasks.rollup_daily_usage()
+        elapsed = time.perf_counter() - start
+        print(f"rolled up every day into {DailyUsage.objects.count():,} daily rows in {elapsed:.1f} s")
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
         today = timezone.now().date()
         month = dashboard.UsageFilter(first_day=today - timedelta(days=29), last_day=today)

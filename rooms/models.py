@@ -148,6 +148,9 @@ class TranslationUsage(models.Model):
     model = models.CharField(max_length=64)
     worker_id = models.CharField(max_length=128, blank=True)
     started_at = models.DateTimeField()
+    # The UTC day of started_at, stored so per-day sums group on a column (SQLite would
+    # otherwise convert every row's timestamp in Python).
+    day = models.DateField()
     first_audio_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     seconds_sent = models.FloatField(default=0.0)
@@ -165,6 +168,8 @@ class TranslationUsage(models.Model):
             models.Index(fields=["started_at"], name="usage_started"),
             models.Index(fields=["owner", "started_at"], name="usage_owner_started"),
             models.Index(fields=["room", "started_at"], name="usage_room_started"),
+            # Which days changed since their roll-up (see UsageRollup).
+            models.Index(fields=["day", "updated_at"], name="usage_day_updated"),
         ]
 
     def __str__(self) -> str:
@@ -213,6 +218,8 @@ class DailyUsage(models.Model):
     cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     errors = models.PositiveIntegerField(default=0)
     reconnects = models.PositiveIntegerField(default=0)
+    # Sessions with at least one error or reconnect.
+    failed_sessions = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-day"]
@@ -221,6 +228,21 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.room_public_id} {self.source_language}->{self.language}"
+
+
+class UsageRollup(models.Model):
+    """When a day's DailyUsage rows were last recomputed; a day without one is not rolled up.
+
+    The rows hold every session of the day as it stood at `rolled_up_at`: a session of that
+    day updated later (a late report, a call across midnight) makes the day stale until the
+    next roll-up.
+    """
+
+    day = models.DateField(unique=True)
+    rolled_up_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.day} rolled up at {self.rolled_up_at:%Y-%m-%d %H:%M:%S}"
 
 
 class UsageDashboard(TranslationUsage):

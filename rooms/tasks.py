@@ -7,7 +7,6 @@ Every one is idempotent: Celery may deliver a task twice (acks_late) and beat ma
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
@@ -16,7 +15,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from . import live, selectors, services, usage
+from . import dashboard, live, selectors, services, usage
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +43,10 @@ def record_translation_usage(report: dict[str, Any]) -> None:
 
 
 @shared_task(name="rooms.tasks.rollup_daily_usage", **RETRY)
-def rollup_daily_usage(days: int = 2) -> int:
-    """Recompute the daily roll-up for the last `days` days (UTC), today included."""
-    today = timezone.now().date()
-    return usage.daily_usage_rollup(first_day=today - timedelta(days=days - 1), last_day=today)
+def rollup_daily_usage() -> int:
+    """Recompute the roll-up of today, yesterday and any day missing or changed since; returns rows."""
+    days = dashboard.days_to_roll_up(today=timezone.now().date())
+    return sum(usage.daily_usage_rollup(day=day) for day in days)
 
 
 @shared_task(name="rooms.tasks.expire_invites", **RETRY)

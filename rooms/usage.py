@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, DecimalField, F, FloatField, Sum, Value
-from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.db.models import Count, DecimalField, F, FloatField, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from .models import CallParticipation, DailyUsage, Membership, Room, TranslationUsage
+from .models import CallParticipation, DailyUsage, Membership, Room, TranslationUsage, UsageRollup
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ def _first_row(report: UsageReport) -> TranslationUsage | None:
         if str(report.speaker_id).isdigit()
         else None
     )
+    started_at = datetime.fromtimestamp(report.started_at, tz=UTC)
     try:
         with transaction.atomic():
             return TranslationUsage.objects.create(
@@ -85,7 +86,8 @@ def _first_row(report: UsageReport) -> TranslationUsage | None:
                 language=report.language,
                 model=report.model,
                 worker_id=report.worker_id,
-                started_at=_when(report.started_at),
+                started_at=started_at,
+                day=started_at.date(),
             )
     except IntegrityError:
         # Another delivery of the same session's first report got there first.
@@ -159,26 +161,29 @@ def participations_close_in_rooms(*, room_public_ids: list[str]) -> int:
 
 
 @transaction.atomic
-def daily_usage_rollup(*, first_day: date, last_day: date) -> int:
-    """Recompute the daily roll-up for these days (UTC) from the sessions; returns the rows written."""
-    start = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
-    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+def daily_usage_rollup(*, day: date) -> int:
+    """Recompute one day's roll-up (UTC) from its sessions and note when; returns the rows written."""
+    # Taken before the sessions are read: any session of the day updated after this (less a
+    # margin, see dashboard.ROLLUP_SETTLE) makes the day stale again.
+    rolled_up_at = timezone.now()
+    # Also locks the day's row (PostgreSQL), so two roll-ups of one day never interleave.
+    UsageRollup.objects.update_or_create(day=day, defaults={"rolled_up_at": rolled_up_at})
     groups = (
-        TranslationUsage.objects.filter(started_at__gte=start, started_at__lt=end)
-        .annotate(day=TruncDate("started_at"))
-        .values("day", "owner_id", "room_id", "room_public_id", "source_language", "language")
+        TranslationUsage.objects.filter(day=day)
+        .values("owner_id", "room_id", "room_public_id", "source_language", "language")
         .annotate(
             n=Count("pk"),
             seconds=Sum("seconds_sent", output_field=FloatField()),
             total_cost=Sum("cost"),
             total_errors=Sum("errors"),
             total_reconnects=Sum("reconnects"),
+            failed=Count("pk", filter=Q(errors__gt=0) | Q(reconnects__gt=0)),
         )
         .order_by()
     )
     rows = [
         DailyUsage(
-            day=group["day"],
+            day=day,
             owner_id=group["owner_id"],
             room_id=group["room_id"],
             room_public_id=group["room_public_id"],
@@ -189,10 +194,11 @@ def daily_usage_rollup(*, first_day: date, last_day: date) -> int:
             cost=group["total_cost"] or 0,
             errors=group["total_errors"] or 0,
             reconnects=group["total_reconnects"] or 0,
+            failed_sessions=group["failed"],
         )
         for group in groups
     ]
-    DailyUsage.objects.filter(day__gte=first_day, day__lte=last_day).delete()
+    DailyUsage.objects.filter(day=day).delete()
     DailyUsage.objects.bulk_create(rows, batch_size=1000)
-    logger.info("daily usage rolled up for %s..%s: %d rows", first_day, last_day, len(rows))
+    logger.info("daily usage rolled up for %s: %d rows", day, len(rows))
     return len(rows)

@@ -1,6 +1,6 @@
 """Run every benchmark once and write bench/results/<time>.json; see bench/README.md.
 
-    .venv/bin/python -m bench.run --quick    # smoke run, under ~2 minutes
+    .venv/bin/python -m bench.run --quick    # smoke run, about 4 minutes
     .venv/bin/python -m bench.run            # the full run behind README's tables
 
 Everything runs on loopback: the fake OpenAI in echo mode (zero model delay), a real daphne
@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = (
         [int(n) for n in args.rooms.split(",")] if args.rooms else ([1, 4] if args.quick else [1, 5, 10, 20])
     )
-    limit = args.timeout or (240 if args.quick else 1500)
+    limit = args.timeout or (480 if args.quick else 1500)
 
     def out_of_time(signum: int, frame: object) -> None:
         raise TimeoutError(f"benchmark exceeded its {limit:.0f} s limit")

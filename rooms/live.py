@@ -59,6 +59,25 @@ def live_numbers() -> LiveNumbers:
     return LiveNumbers(workers=_with_registry(lambda registry: registry.workers()))
 
 
+def room_channels() -> dict[str, str]:
+    """Rooms hosted by a live media worker, each with that worker's channel."""
+
+    async def find(registry: Registry) -> dict[str, str]:
+        channels = {worker.id: worker.channel for worker in await registry.workers()}
+        assignments = await registry.rooms()
+        return {room: channels[worker_id] for room, worker_id in assignments.items() if worker_id in channels}
+
+    return _with_registry(find)
+
+
+def send_translation_blocked(*, channel: str, room_public_id: str, reason: str | None) -> None:
+    """Tell a media worker to stop translation in the room (a reason) or allow it again (None)."""
+    async_to_sync(get_channel_layer().send)(
+        channel, {"type": "room.translation", "room": room_public_id, "blocked": reason}
+    )
+    logger.info("room=%s: told its worker translation is %s", room_public_id, "off" if reason else "on")
+
+
 def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) -> bool:
     """Tell the media worker hosting the room to stop (or allow) translation; False if none hosts it."""
 
@@ -70,10 +89,7 @@ def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) ->
     channel = _with_registry(find)
     if channel is None:
         return False
-    async_to_sync(get_channel_layer().send)(
-        channel, {"type": "room.translation", "room": room_public_id, "blocked": reason}
-    )
-    logger.info("room=%s: told its worker translation is %s", room_public_id, "off" if reason else "on")
+    send_translation_blocked(channel=channel, room_public_id=room_public_id, reason=reason)
     return True
 
 
@@ -96,11 +112,8 @@ def release_rooms_of_dead_workers() -> int:
 
     async def release(registry: Registry) -> int:
         released = 0
-        # The registry keeps a room's assignment at `<prefix>room:<public id>`.
-        async for key in registry.redis.scan_iter(match=f"{registry.prefix}room:*", count=500):
-            room_id = str(key)[len(f"{registry.prefix}room:") :]
-            worker_id = await registry.room_worker_id(room_id)
-            if worker_id is not None and await registry.worker(worker_id) is None:
+        for room_id, worker_id in (await registry.rooms()).items():
+            if await registry.worker(worker_id) is None:
                 # Frees it only if that dead worker still holds it (no race with a new claim).
                 await registry.release_room(worker_id=worker_id, room_id=room_id)
                 released += 1

@@ -145,6 +145,17 @@ def translation_block_reason(room: Room) -> str | None:
     )
 
 
+def translation_block_reasons(*, room_public_ids: list[str]) -> dict[str, str | None]:
+    """`translation_block_reason` for each of these rooms that still exists, one quota read per owner."""
+    by_owner: dict[int, str | None] = {}
+    reasons = {}
+    for room in Room.objects.filter(public_id__in=room_public_ids).order_by():
+        if room.owner_id not in by_owner:
+            by_owner[room.owner_id] = translation_block_reason(room)
+        reasons[room.public_id] = by_owner[room.owner_id]
+    return reasons
+
+
 def open_participation_rooms() -> list[str]:
     """Public ids of rooms where someone is metered as in a call right now."""
     return list(

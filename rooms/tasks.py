@@ -42,6 +42,21 @@ def record_translation_usage(report: dict[str, Any]) -> None:
         live.tell_room_translation_blocked(room_public_id=row.room_public_id, reason=reason)
 
 
+@shared_task(name="rooms.tasks.refresh_translation_blocks", **RETRY)
+def refresh_translation_blocks() -> int:
+    """Tell the worker of every live call whether its owner's quota allows translation now.
+
+    Lifts a block once the quota is raised or a new month starts, and blocks an owner's other
+    rooms once one of them used the quota up. A worker ignores a message that changes nothing.
+    Returns how many rooms were told.
+    """
+    channels = live.room_channels()
+    reasons = selectors.translation_block_reasons(room_public_ids=list(channels))
+    for room_id, reason in reasons.items():
+        live.send_translation_blocked(channel=channels[room_id], room_public_id=room_id, reason=reason)
+    return len(reasons)
+
+
 @shared_task(name="rooms.tasks.rollup_daily_usage", **RETRY)
 def rollup_daily_usage() -> int:
     """Recompute the roll-up of today, yesterday and any day missing or changed since; returns rows."""

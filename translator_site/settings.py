@@ -216,10 +216,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX + "celer
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Seconds between checks that each live call's translation matches its owner's quota now
+# (a raised quota or a new month lifts a block; one room over quota blocks the owner's others).
+TRANSLATION_BLOCK_REFRESH_SECONDS = envfloat("TRANSLATION_BLOCK_REFRESH_SECONDS", 60.0)
 # Periodic housekeeping run by `celery beat` (tasks in rooms/tasks.py).
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
-    # Today's and yesterday's totals, so a late report still lands in the right day.
+    # Today's and yesterday's totals, and any older day a late report changed since.
     "rollup-daily-usage": {"task": "rooms.tasks.rollup_daily_usage", "schedule": 600.0},
+    "refresh-translation-blocks": {
+        "task": "rooms.tasks.refresh_translation_blocks",
+        "schedule": TRANSLATION_BLOCK_REFRESH_SECONDS,
+    },
     "expire-invites": {"task": "rooms.tasks.expire_invites", "schedule": 3600.0},
     "end-orphaned-calls": {"task": "rooms.tasks.end_orphaned_calls", "schedule": 60.0},
     "purge-guests": {"task": "rooms.tasks.purge_guests", "schedule": 3600.0},

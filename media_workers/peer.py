@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -125,24 +126,40 @@ class Participant:
     async def _read(self, track: MediaStreamTrack) -> None:
         resample = InboundResampler()
         on_audio = self._on_audio
+        watchdog = asyncio.create_task(self._watch_for_silence(), name=f"silence {self.id}")
+        try:
+            while True:
+                try:
+                    frame = await track.recv()
+                except MediaStreamError:
+                    break
+                self.frames_in += 1
+                pcm = resample(frame)  # type: ignore[arg-type]
+                if pcm:
+                    on_audio(self, pcm)
+        finally:
+            watchdog.cancel()
+        logger.info("room=%s participant=%s: inbound audio ended", self.room_id, self.id)
+
+    async def _watch_for_silence(self) -> None:
+        """A muted browser still sends silent packets: no packets at all for long means it is gone.
+
+        A counter checked a few times per timeout, rather than a timeout around every frame's
+        recv(), which would cost a task per frame on the hot path.
+        """
         timeout = settings.PARTICIPANT_SILENCE_TIMEOUT
+        seen, quiet_since = self.frames_in, time.monotonic()
         while True:
-            try:
-                # A muted browser still sends silent packets: no packets at all means it is gone.
-                frame = await asyncio.wait_for(track.recv(), timeout)
-            except TimeoutError:
+            await asyncio.sleep(timeout / 4)
+            now = time.monotonic()
+            if self.frames_in != seen:
+                seen, quiet_since = self.frames_in, now
+            elif now - quiet_since >= timeout:
                 logger.info(
                     "room=%s participant=%s: no audio for %.0f s, gone", self.room_id, self.id, timeout
                 )
                 self._on_gone(self)
                 return
-            except MediaStreamError:
-                break
-            self.frames_in += 1
-            pcm = resample(frame)  # type: ignore[arg-type]
-            if pcm:
-                on_audio(self, pcm)
-        logger.info("room=%s participant=%s: inbound audio ended", self.room_id, self.id)
 
     async def _on_connection_state(self) -> None:
         state = self.pc.connectionState

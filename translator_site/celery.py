@@ -14,7 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@setup_logging.connect
+@setup_logging.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def keep_django_logging(**kwargs: object) -> None:
     """Celery leaves logging alone when this signal has a receiver: Django's LOGGING (JSON,
     redaction) stays the one configuration, instead of Celery adding a second root handler."""

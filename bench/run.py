@@ -133,7 +133,7 @@ class Bench:
         self.stack.extra_env["TRANSLATION_CHUNK_MS"] = str(chunk_ms)
         self.worker, self.chunk_ms = f"worker_c{chunk_ms}", chunk_ms
         self.stack.start_worker(self.worker)
-        wanted = f"{self.worker}-{os.getpid()}"
+        wanted = self.stack.worker_ids[self.worker]
         wait_until(lambda: wanted in self.stack.live_workers(), 90, "media worker")
 
     @property

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,8 @@ class Stack:
     web_port: int = 0
     fake_port: int = 0
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Process name ("worker0") -> its id in the registry.
+    worker_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -138,9 +141,9 @@ class Stack:
         return self
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        return self._spawn(
-            name, [sys.executable, "manage.py", "media_worker", "--id", f"{name}-{os.getpid()}"]
-        )
+        # Unique per stack: two stacks of one test run must never heartbeat the same entry.
+        worker_id = self.worker_ids.setdefault(name, f"{name}-{uuid.uuid4().hex[:8]}")
+        return self._spawn(name, [sys.executable, "manage.py", "media_worker", "--id", worker_id])
 
     def start_celery(self) -> subprocess.Popen[bytes]:
         return self._spawn(
@@ -170,7 +173,8 @@ class Stack:
             worker_id = client.get(f"{settings.REDIS_KEY_PREFIX}mw:room:{room_id}")
         finally:
             client.close()
-        return None if worker_id is None else str(worker_id).rsplit("-", 1)[0]
+        names = {worker: name for name, worker in self.worker_ids.items()}
+        return None if worker_id is None else names.get(str(worker_id), str(worker_id))
 
     def fake_control(self, path: str) -> str:
         with urllib.request.urlopen(f"{self.fake_url}/_fake/{path}", timeout=5) as response:
@@ -193,6 +197,22 @@ class Stack:
                 process.kill()
                 process.wait()
         self.processes.clear()
+        self._forget_workers()
+
+    def _forget_workers(self) -> None:
+        """Drop this stack's workers from the registry, killed ones too, so no later stack's
+        web tier gives a room to a worker that is gone."""
+        client = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        try:
+            prefix = f"{settings.REDIS_KEY_PREFIX}mw:"
+            for worker_id in self.worker_ids.values():
+                for room in [str(r) for r in client.smembers(f"{prefix}worker:{worker_id}:rooms")]:
+                    if client.get(f"{prefix}room:{room}") == worker_id:
+                        client.delete(f"{prefix}room:{room}")
+                client.delete(f"{prefix}worker:{worker_id}", f"{prefix}worker:{worker_id}:rooms")
+                client.zrem(f"{prefix}workers", worker_id)
+        finally:
+            client.close()
 
     def logs(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"

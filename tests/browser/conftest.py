@@ -53,9 +53,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(django_db_setup: None) -> Iterator[Stack]:
-    """One set of service processes for the whole browser suite: starting them is the slow part."""
+    """One set of service processes per module: starting them is the slow part, and a stack
+    must not outlive its module (the next module's stack would share its Redis registry)."""
     running = Stack(database_url=database_url(), fake_mode="tone").start()
     try:
         yield running

@@ -137,6 +137,7 @@ class CallClient:
         # Monotonic times at which the server asked us to reconnect, and we had rejoined.
         self.reconnects_asked: list[float] = []
         self.rejoined: list[float] = []
+        self._rejoining: asyncio.Task[None] | None = None
         self.hello: dict[str, Any] = {}
         self.pc: RTCPeerConnection | None = None
         self._ws: Any = None
@@ -249,7 +250,10 @@ class CallClient:
                 self.heard.captions.append(message)
             elif kind == "reconnect":
                 self.reconnects_asked.append(time.monotonic())
-                self._tasks.append(asyncio.create_task(self._rejoin()))
+                # One rejoin at a time: a second one would close the first one's new connection.
+                if self._rejoining is None or self._rejoining.done():
+                    self._rejoining = asyncio.create_task(self._rejoin())
+                    self._tasks.append(self._rejoining)
             elif kind == "error":
                 logger.info(
                     "room=%s: server error %s: %s", self.room_id, message.get("code"), message.get("message")

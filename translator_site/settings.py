@@ -240,6 +240,7 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = True
 ACCOUNT_RATE_LIMITS = {
+    "login": envstr("LOGIN_ANY_RATE_LIMIT", "30/m/ip"),
     "login_failed": envstr("LOGIN_RATE_LIMIT", "10/m/ip,5/5m/key"),
     "signup": envstr("SIGNUP_RATE_LIMIT", "20/h/ip"),
     "reset_password": "20/m/ip,5/m/key",

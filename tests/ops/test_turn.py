@@ -47,9 +47,9 @@ def test_it_gives_each_user_their_own_credentials() -> None:
     assert turn_credentials(secret="another", user_id=1, ttl=600, now=1_000_000)[1] != alice[1]
 
 
-@override_settings(ICE_SERVERS=[{"urls": "stun:stun.example.org:3478"}], TURN_URLS=[], TURN_SECRET=SECRET)
+@override_settings(ICE_SERVERS=[{"urls": "stun:example.org:3478"}], TURN_URLS=[], TURN_SECRET=SECRET)
 def test_it_gives_no_turn_credentials_without_turn_urls() -> None:
-    assert browser_ice_servers(1) == [{"urls": "stun:stun.example.org:3478"}]
+    assert browser_ice_servers(1) == [{"urls": "stun:example.org:3478"}]
 
 
 @override_settings(**TURN, TURN_SECRET="", ICE_SERVERS=[])

@@ -7,7 +7,6 @@ this same source and detector, so the differences between paths are what the pat
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -16,8 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media_workers.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, InboundResampler, pcm_to_frame
-from media_workers.call_client import Heard
+from media_workers.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, FrameClock, pcm_to_frame
 from media_workers.dsp import ToneGenerator, dominant_frequency
 
 # The burst's frequency cycles through these, so an onset can be matched to its send even
@@ -45,21 +43,15 @@ class BurstTrack(MediaStreamTrack):
         super().__init__()
         self.amplitude = amplitude
         self.sent: list[tuple[float, float]] = []
-        self._pts = 0
-        self._start: float | None = None
+        self._clock = FrameClock()
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self._generator = ToneGenerator(FREQS[0], SAMPLE_RATE, amplitude)
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            delay = self._start + self._pts / SAMPLE_RATE - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        index = self._pts // FRAME_SAMPLES
+        pts = await self._clock.next_frame()
+        index = pts // FRAME_SAMPLES
         per_period = PERIOD_MS // FRAME_MS
         phase = index % per_period
         if phase < BURST_MS // FRAME_MS:
@@ -69,24 +61,10 @@ class BurstTrack(MediaStreamTrack):
             samples = self._generator.next(FRAME_SAMPLES)
         else:
             freq, samples = 0.0, self._silence
-        frame = pcm_to_frame(samples, self._pts)
-        self._pts += FRAME_SAMPLES
+        frame = pcm_to_frame(samples, pts)
         if phase == 0:
             self.sent.append((time.monotonic(), freq))
         return frame
-
-
-async def record(track: MediaStreamTrack, heard: Heard) -> None:
-    """Append what a remote track plays to `heard`, as the call client does."""
-    resample = InboundResampler()
-    while True:
-        try:
-            frame = await track.recv()
-        except MediaStreamError:
-            return
-        pcm = resample(frame)  # type: ignore[arg-type]
-        if pcm:
-            heard.chunks.append((time.monotonic(), np.frombuffer(pcm, dtype=np.int16)))
 
 
 def onsets(chunks: list[tuple[float, npt.NDArray[np.int16]]]) -> list[tuple[float, float]]:

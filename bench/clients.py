@@ -21,10 +21,10 @@ import numpy as np
 import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from media_workers.call_client import CallClient, Heard, HttpSession
+from media_workers.call_client import CallClient, Heard, HttpSession, record
 from media_workers.ice import restrict_host_addresses
 
-from .bursts import BurstTrack, match, onsets, record
+from .bursts import BurstTrack, match, onsets
 
 logger = logging.getLogger(__name__)
 

@@ -65,6 +65,8 @@ class Heard:
     chunks: list[tuple[float, npt.NDArray[np.int16]]] = field(default_factory=list)
     captions: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # When the first audible (not silent) audio arrived: join-to-first-audio.
+    first_sound_at: float | None = None
 
     def audio(self, since: float = 0.0) -> npt.NDArray[np.int16]:
         """Received audio (24 kHz mono) that arrived after monotonic time `since`."""
@@ -144,7 +146,10 @@ class CallClient:
         self._tasks: list[asyncio.Task[None]] = []
         self._answer: asyncio.Future[dict[str, Any]] | None = None
         self._hello: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.first_audio_at: float | None = None
+
+    @property
+    def first_audio_at(self) -> float | None:
+        return self.heard.first_sound_at
 
     @property
     def ws_url(self) -> str:
@@ -220,22 +225,7 @@ class CallClient:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
-            self._tasks.append(asyncio.create_task(self._record(track)))
-
-    async def _record(self, track: MediaStreamTrack) -> None:
-        resample = InboundResampler()
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            pcm = resample(frame)  # type: ignore[arg-type]
-            if pcm:
-                now = time.monotonic()
-                samples = np.frombuffer(pcm, dtype=np.int16)
-                if self.first_audio_at is None and np.abs(samples).max() > 300:
-                    self.first_audio_at = now
-                self.heard.chunks.append((now, samples))
+            self._tasks.append(asyncio.create_task(record(track, self.heard)))
 
     async def _read_signalling(self) -> None:
         async for raw in self._ws:
@@ -266,6 +256,23 @@ class CallClient:
                     self._hello.set_exception(
                         RuntimeError(f"{message.get('code')}: {message.get('message')}")
                     )
+
+
+async def record(track: MediaStreamTrack, heard: Heard) -> None:
+    """Append what a remote track plays to `heard` (24 kHz mono, with arrival times)."""
+    resample = InboundResampler()
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        pcm = resample(frame)  # type: ignore[arg-type]
+        if pcm:
+            now = time.monotonic()
+            samples = np.frombuffer(pcm, dtype=np.int16)
+            if heard.first_sound_at is None and np.abs(samples).max() > 300:
+                heard.first_sound_at = now
+            heard.chunks.append((now, samples))
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:

@@ -112,6 +112,7 @@ async def test_it_refuses_with_a_reason(
     assert error["message"]
     closed = await comm.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": code, "reason": reason}
+    await comm.disconnect()
 
 
 async def test_it_refuses_a_closed_room(people: People) -> None:
@@ -121,6 +122,7 @@ async def test_it_refuses_a_closed_room(people: People) -> None:
     await comm.connect()
     error = await receive(comm)
     assert error["code"] == "room_closed"
+    await comm.disconnect()
 
 
 @pytest.mark.parametrize(

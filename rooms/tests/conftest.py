@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.test import Client
 
+from media_workers.registry import Registry
 from rooms import services
 from rooms.models import Room
 
@@ -98,3 +99,36 @@ def client_for() -> Callable[[AbstractUser], Client]:
         return client
 
     return make
+
+
+async def announce_worker(
+    worker_id: str,
+    *,
+    channel: str,
+    host: str = "h",
+    capacity: int = 5,
+    participants: int = 0,
+    sessions: int = 0,
+    ttl: float = 30,
+) -> None:
+    """Register a stand-in media worker (a test listening on `channel`) as live in Redis."""
+    registry = Registry()
+    await registry.heartbeat(
+        worker_id=worker_id,
+        host=host,
+        pid=1,
+        channel=channel,
+        capacity=capacity,
+        participants=participants,
+        sessions=sessions,
+        draining=False,
+        ttl=ttl,
+    )
+    await registry.close()
+
+
+async def retire_worker(worker_id: str) -> None:
+    """Remove a stand-in media worker and free its rooms."""
+    registry = Registry()
+    await registry.unregister(worker_id)
+    await registry.close()

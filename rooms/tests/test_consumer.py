@@ -19,11 +19,11 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
-from media_workers.registry import Registry
 from rooms import services
 from rooms.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from rooms.models import Membership, Room
 from rooms.routing import websocket_urlpatterns
+from rooms.tests.conftest import announce_worker, retire_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -208,18 +208,7 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
     # A layer of its own, as a media worker (another process) has.
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     worker_channel = await layer.new_channel(prefix="mediaworker")
-    registry = Registry()
-    await registry.heartbeat(
-        worker_id="test-worker",
-        host="h",
-        pid=1,
-        channel=worker_channel,
-        capacity=5,
-        participants=0,
-        sessions=0,
-        draining=False,
-        ttl=10,
-    )
+    await announce_worker("test-worker", channel=worker_channel, ttl=10)
     comm = communicator(room, member)
     await comm.connect()
     await receive(comm)
@@ -251,5 +240,4 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
         await comm.disconnect()
         leave = await layer.receive(worker_channel)
         assert leave["type"] == "participant.leave"
-        await registry.unregister("test-worker")
-        await registry.close()
+        await retire_worker("test-worker")

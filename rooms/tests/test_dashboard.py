@@ -16,6 +16,7 @@ from django.utils import timezone
 from media_workers.registry import Registry
 from rooms import services
 from rooms.models import CallParticipation, Room
+from rooms.tests.conftest import announce_worker, retire_worker
 from rooms.tests.test_usage import make_report, record
 
 URL = "/admin/rooms/usagedashboard/"
@@ -110,30 +111,22 @@ def test_it_exports_the_filtered_sessions_as_csv(
 
 @pytest.fixture
 def live_worker(db: None) -> Iterator[None]:
-    async def heartbeat() -> None:
-        registry = Registry()
-        await registry.heartbeat(
-            worker_id="dash-worker",
-            host="media-1.example",
-            pid=1,
+    async def start() -> None:
+        await announce_worker(
+            "dash-worker",
             channel="mediaworker.x",
+            host="media-1.example",
             capacity=20,
             participants=3,
             sessions=4,
-            draining=False,
-            ttl=30,
         )
+        registry = Registry()
         await registry.claim_room("some-room")
         await registry.close()
 
-    async def unregister() -> None:
-        registry = Registry()
-        await registry.unregister("dash-worker")
-        await registry.close()
-
-    async_to_sync(heartbeat)()
+    async_to_sync(start)()
     yield
-    async_to_sync(unregister)()
+    async_to_sync(retire_worker)("dash-worker")
 
 
 def test_it_shows_live_calls_and_media_workers(

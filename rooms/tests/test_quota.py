@@ -16,10 +16,10 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AbstractUser
 from django.test import Client, override_settings
 
-from media_workers.registry import Registry
 from rooms.models import CallParticipation, Room
 from rooms.routing import websocket_urlpatterns
 from rooms.selectors import translation_block_reason
+from rooms.tests.conftest import announce_worker, retire_worker
 from rooms.tests.test_usage import make_report, record
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
@@ -84,21 +84,9 @@ async def worker() -> AsyncIterator[tuple[Any, str]]:
     """A stand-in media worker: a channel of its own, registered as a live worker."""
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     channel = await layer.new_channel(prefix="mediaworker")
-    registry = Registry()
-    await registry.heartbeat(
-        worker_id="quota-worker",
-        host="h",
-        pid=1,
-        channel=channel,
-        capacity=5,
-        participants=0,
-        sessions=0,
-        draining=False,
-        ttl=10,
-    )
+    await announce_worker("quota-worker", channel=channel)
     yield layer, channel
-    await registry.unregister("quota-worker")
-    await registry.close()
+    await retire_worker("quota-worker")
 
 
 async def offer(room: Room, user: AbstractUser) -> WebsocketCommunicator:

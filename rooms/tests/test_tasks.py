@@ -23,6 +23,7 @@ from django.utils import timezone
 from media_workers.registry import Registry
 from rooms import services, tasks, usage
 from rooms.models import CallParticipation, DailyUsage, Invite, Membership, Room, TranslationUsage
+from rooms.tests.conftest import announce_worker, retire_worker
 from rooms.tests.test_usage import make_report, record
 
 
@@ -32,27 +33,9 @@ def worker(db: None) -> Iterator[tuple[Any, str, str]]:
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     channel = async_to_sync(layer.new_channel)(prefix="mediaworker")
 
-    async def register(action: str) -> None:
-        registry = Registry()
-        if action == "up":
-            await registry.heartbeat(
-                worker_id="task-worker",
-                host="h",
-                pid=1,
-                channel=channel,
-                capacity=5,
-                participants=0,
-                sessions=0,
-                draining=False,
-                ttl=30,
-            )
-        else:
-            await registry.unregister("task-worker")
-        await registry.close()
-
-    async_to_sync(register)("up")
+    async_to_sync(announce_worker)("task-worker", channel=channel)
     yield layer, channel, "task-worker"
-    async_to_sync(register)("down")
+    async_to_sync(retire_worker)("task-worker")
 
 
 def host(room: Room) -> None:

@@ -186,8 +186,10 @@ class _Session:
         self.model = model
         # Whole seconds, as the API announces it, and never before the lifetime is up.
         self.expires_at = math.ceil(time.time() + server.session_lifetime_s)
-        # How the session ended (so far): "session.close", "expired" or "disconnected".
+        # How the session ended (so far): "session.close", "expired" or "disconnected", and when
+        # (wall clock): when the client asked to close, the session expired or the socket closed.
         self.ended_by = "disconnected"
+        self.ended_at: float | None = None
         self.language: str | None = None
         self.transcription: dict[str, Any] | None = None
         self.noise_reduction: dict[str, Any] | None = None
@@ -292,6 +294,7 @@ class _Session:
                 await self._update(event)
             elif kind == "session.close":
                 self.ended_by = "session.close"
+                self.ended_at = time.time()
                 await self._close()
                 return False
             else:
@@ -403,6 +406,7 @@ class _Session:
         await asyncio.sleep(self.expires_at - time.time())
         sender.cancel()
         self.ended_by = "expired"
+        self.ended_at = time.time()
         lifetime = self.server.session_lifetime_s
         duration = f"{lifetime / 60:g} minutes" if lifetime >= 60 else f"{lifetime:g} seconds"
         error = {
@@ -626,7 +630,8 @@ class FakeOpenAIServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             del self._sessions[session.id]
-            self.ended_sessions.append({**session.stats(), "ended_by": session.ended_by})
+            ended = {"ended_by": session.ended_by, "ended_at": session.ended_at or time.time()}
+            self.ended_sessions.append({**session.stats(), **ended})
             logger.info(
                 "session %s: closed after %.1f s of audio", session.id, session.samples_in / dsp.SAMPLE_RATE
             )

@@ -176,11 +176,14 @@ class TranslationSession:
         self._closing = True
         self._wakeup.set()
         link = self._link
-        if link is not None and link.live.is_set():
+        if link is not None and link.live.is_set() and link.reader is not None:
             try:
                 await link.connection.send_raw(CLOSE_EVENT)
-                await asyncio.wait_for(link.closed.wait(), CLOSE_TIMEOUT)
-            except (TimeoutError, Exception):
+                # Until session.closed, or the connection ends without it (the session expired).
+                await asyncio.wait({link.reader}, timeout=CLOSE_TIMEOUT)
+            except Exception:
+                logger.debug("room=%s %r: could not ask to close", self.room_id, self, exc_info=True)
+            if not link.closed.is_set():
                 logger.info("room=%s %r: no session.closed before timeout", self.room_id, self)
         if self._retiring:
             await asyncio.wait(self._retiring, timeout=CLOSE_TIMEOUT)
@@ -317,7 +320,11 @@ class TranslationSession:
         while True:
             try:
                 successor = await asyncio.wait_for(self._open(hold=True), OPEN_TIMEOUT)
-                await asyncio.wait_for(successor.live.wait(), OPEN_TIMEOUT)
+                try:
+                    await asyncio.wait_for(successor.live.wait(), OPEN_TIMEOUT)
+                except BaseException:
+                    await successor.close()
+                    raise
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -332,6 +339,7 @@ class TranslationSession:
 
     def _retire(self, link: _Link, successor: _Link) -> None:
         self.rotations += 1
+        logger.info("room=%s %r: moved to a new session before expiry", self.room_id, self)
         metrics.OPENAI_ROTATIONS.inc()
         task = asyncio.create_task(self._finish_flush(link, successor), name=f"{self!r} flush")
         self._retiring.add(task)

@@ -8,6 +8,7 @@ import json
 import time
 import urllib.request
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
@@ -169,28 +170,36 @@ def test_it_rotates_a_margin_before_expiry_but_not_before_half_the_life(
     assert rotation_delay(opened_at=opened_at, expires_at=expires_at, margin=margin, now=now) == delay
 
 
-@pytest.fixture
-async def short_lived() -> AsyncIterator[FakeOpenAIServer]:
-    """A fake whose sessions expire after 3-4 s and answer 300 ms after each engine frame."""
-    server = FakeOpenAIServer(mode="tone", delay_ms=300, session_lifetime_s=3.0)
-    await server.start()
-    yield server
-    await server.stop()
+@asynccontextmanager
+async def translating(
+    **fake_options: Any,
+) -> AsyncIterator[tuple[FakeOpenAIServer, TranslationSession, Listener]]:
+    """A fake translator with `fake_options` and a live session to it; the session is closed
+    (and the fake has seen it end) when the block ends."""
+    fake = FakeOpenAIServer(mode="tone", **fake_options)
+    await fake.start()
+    listener = Listener()
+    session = session_for(fake.base_url, listener)
+    session.start()
+    try:
+        assert await until(lambda: "live" in listener.statuses, timeout=5)
+        yield fake, session, listener
+        await session.close()
+        assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
+    finally:
+        await session.close()
+        await fake.stop()
 
 
 async def test_it_hands_the_speaker_to_a_successor_before_expiry_losing_and_repeating_nothing(
-    short_lived: FakeOpenAIServer, settings: Any
+    settings: Any,
 ) -> None:
     settings.TRANSLATION_ROTATE_SECONDS = 1.5
-    listener = Listener()
-    session = session_for(short_lived.base_url, listener)
-    session.start()
-    assert await until(lambda: "live" in listener.statuses, timeout=5)
-    await speak(session, 7.0)
-    await session.close()
+    # Sessions that expire after 3-4 s and answer 300 ms after each engine frame.
+    async with translating(delay_ms=300, session_lifetime_s=3.0) as (fake, session, listener):
+        await speak(session, 7.0)
 
-    assert await until(lambda: short_lived.stats()["sessions"] == [], timeout=5)
-    ended = short_lived.stats()["ended_sessions"]
+    ended = fake.stats()["ended_sessions"]
     assert session.rotations >= 2
     assert len(ended) == session.rotations + 1
     # Every OpenAI session was asked to flush before it expired; none was cut off.
@@ -212,22 +221,13 @@ async def test_it_hands_the_speaker_to_a_successor_before_expiry_losing_and_repe
 async def test_it_plays_the_old_sessions_flush_before_anything_of_its_successor(settings: Any) -> None:
     settings.TRANSLATION_ROTATE_SECONDS = 3.0
     # Long enough a life for the slow flush below to end before the old session expires.
-    fake = FakeOpenAIServer(mode="tone", delay_ms=300, session_lifetime_s=6.0)
-    await fake.start()
-    listener = Listener()
-    session = session_for(fake.base_url, listener)
-    session.start()
-    try:
-        assert await until(lambda: "live" in listener.statuses, timeout=5)
+    async with translating(delay_ms=300, session_lifetime_s=6.0) as (fake, session, listener):
         speaking = asyncio.create_task(speak(session, 6.0))
         first = fake.stats()["sessions"][0]["id"]
         assert await until(lambda: session.rotations == 1, timeout=6)
         # The old session is slow to flush: its successor translates the next words first.
         await asyncio.to_thread(control, fake, f"stall?seconds=1.5&session={first}")
         await speaking
-        await session.close()
-    finally:
-        await fake.stop()
 
     assert [s["ended_by"] for s in fake.stats()["ended_sessions"]][:1] == ["session.close"]
     assert len(listener.audio) == 6 * SAMPLE_RATE * 2
@@ -243,18 +243,12 @@ async def test_it_reconnects_after_an_unannounced_expiry_and_sends_what_waited(
     settings: Any, announce_expiry: bool, margin: float
 ) -> None:
     settings.TRANSLATION_ROTATE_SECONDS = margin
-    fake = FakeOpenAIServer(mode="tone", session_lifetime_s=2.0, announce_expiry=announce_expiry)
-    await fake.start()
-    listener = Listener()
-    session = session_for(fake.base_url, listener)
-    session.start()
-    try:
-        assert await until(lambda: "live" in listener.statuses, timeout=5)
+    async with translating(session_lifetime_s=2.0, announce_expiry=announce_expiry) as (
+        fake,
+        session,
+        listener,
+    ):
         await speak(session, 5.0)
-        await session.close()
-        assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
-    finally:
-        await fake.stop()
 
     ended = fake.stats()["ended_sessions"]
     assert session.rotations == 0

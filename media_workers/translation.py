@@ -184,7 +184,7 @@ class TranslationSession:
             except Exception:
                 logger.debug("room=%s %r: could not ask to close", self.room_id, self, exc_info=True)
             if not link.closed.is_set():
-                logger.info("room=%s %r: no session.closed before timeout", self.room_id, self)
+                logger.info("room=%s %r: no session.closed (timed out, or it ended)", self.room_id, self)
         if self._retiring:
             await asyncio.wait(self._retiring, timeout=CLOSE_TIMEOUT)
         await self._stop()

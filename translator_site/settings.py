@@ -292,6 +292,10 @@ OPENAI_NOISE_REDUCTION = envstr("OPENAI_NOISE_REDUCTION", "far_field")
 # in 200 ms frames; smaller chunks cut latency at the cost of more messages).
 TRANSLATION_CHUNK_MS = envint("TRANSLATION_CHUNK_MS", 100)
 TRANSLATION_RECONNECT_MAX_DELAY = envfloat("TRANSLATION_RECONNECT_MAX_DELAY", 8.0)
+# OpenAI ends every session at a maximum duration (its `expires_at`). This long before that,
+# a successor session takes over the speaker's audio while the old one flushes; 0 turns the
+# rotation off (a session then runs until it expires and reconnects, losing what was in flight).
+TRANSLATION_ROTATE_SECONDS = envfloat("TRANSLATION_ROTATE_SECONDS", 60.0)
 
 # --- Media workers ---------------------------------------------------------------------------
 # RTCIceServer dicts handed to both aiortc and the browser; empty keeps ICE on host candidates.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -28,6 +29,8 @@ class InviteFailure(enum.StrEnum):
     USED_UP = "used_up"
     GUESTS_NOT_ALLOWED = "guests_not_allowed"
     GUEST_ELSEWHERE = "guest_elsewhere"
+    INVITE_GUESTS_FULL = "invite_guests_full"
+    ROOM_GUESTS_FULL = "room_guests_full"
 
 
 def is_guest(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -69,6 +72,19 @@ def guest_room(user: AbstractBaseUser) -> Room | None:
     """The one room a guest account was made for (None once that room is gone)."""
     membership = Membership.objects.filter(user=user).select_related("room").first()
     return membership.room if membership else None
+
+
+# The invite a visitor opened (its id, never its token), so signing up or logging in can bring
+# them back to join it (`rooms:join`), and so SIGNUP_MODE=invite lets them make an account.
+SESSION_PENDING_INVITE = "pending_invite"
+
+
+def pending_invite(session: Any) -> Invite | None:
+    """The invite this browser session opened last, if it still exists."""
+    invite_id = session.get(SESSION_PENDING_INVITE)
+    if not isinstance(invite_id, int):
+        return None
+    return Invite.objects.filter(pk=invite_id).select_related("room__owner").first()
 
 
 def invite_lookup(token: str) -> Invite | None:

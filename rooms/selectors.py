@@ -206,7 +206,9 @@ def translation_block_reasons(*, room_public_ids: list[str]) -> dict[str, str | 
     reasons = {}
     for room in Room.objects.filter(public_id__in=room_public_ids).order_by():
         if room.owner_id not in by_owner:
-            by_owner[room.owner_id] = SITE_LIMIT_REACHED if site_reached else _owner_block_reason(room.owner_id)
+            by_owner[room.owner_id] = (
+                SITE_LIMIT_REACHED if site_reached else _owner_block_reason(room.owner_id)
+            )
         reasons[room.public_id] = by_owner[room.owner_id]
     return reasons
 

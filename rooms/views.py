@@ -142,7 +142,11 @@ def profile(request: HttpRequest) -> HttpResponse:
 @account_required
 def room_list(request: HttpRequest) -> HttpResponse:
     rooms = selectors.rooms_for_user(request.user)
-    return render(request, "rooms/list.html", {"rooms": rooms, "form": RoomNameForm()})
+    # After confirming their e-mail address and logging in, an invited person lands here.
+    invite = selectors.pending_invite(request.session)
+    pending = invite if invite is not None and not rooms.filter(pk=invite.room_id).exists() else None
+    context = {"rooms": rooms, "form": RoomNameForm(), "pending_invite": pending}
+    return render(request, "rooms/list.html", context)
 
 
 @account_required

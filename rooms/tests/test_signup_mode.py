@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
@@ -78,3 +80,22 @@ def test_it_still_lets_a_guest_in_under_invite_mode(
     settings.SIGNUP_MODE = "invite"
     response = client.post(f"/i/{token}/", {"display_name": "Greta", "language": "de"})
     assert response["Location"] == f"/r/{room.public_id}/"
+
+
+def test_it_leads_an_invited_person_back_to_the_room_after_confirming_their_email(
+    client: Client, settings: Any, room: Room, token: str
+) -> None:
+    settings.SIGNUP_MODE = "invite"
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    client.get(f"/i/{token}/")
+    client.post("/accounts/signup/", {**SIGNUP, "next": "/join/"})
+    assert accounts() == 1
+    assert "_auth_user_id" not in client.session
+    link = re.search(r"http://\S+(/accounts/confirm-email/\S+/)", mail.outbox[-1].body)
+    assert link is not None
+    client.post(link.group(1))
+    response = client.post("/accounts/login/", {"login": SIGNUP["email"], "password": PASSWORD}, follow=True)
+    body = response.content.decode()
+    assert "You were invited to <strong>Kitchen table</strong>" in body, body[-3000:]
+    client.post("/join/")
+    assert Membership.objects.filter(room=room, user__email="stranger@example.com").exists()

@@ -78,13 +78,17 @@ INVITE_FAILURE_PAGES: dict[InviteFailure, tuple[int, str, str]] = {
 }
 
 
-def no_referrer(view: View) -> View:
-    """Pages whose address holds an invite token: no link or resource on them may pass it on."""
+def origin_only_referrer(view: View) -> View:
+    """Pages whose address holds an invite token: no request from them carries more than our origin.
+
+    Not `no-referrer`: under it browsers send `Origin: null` with the page's own form posts,
+    and Django's CSRF check (rightly) refuses those, so nobody could join as a guest.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = "strict-origin"
         return response
 
     return wrapper
@@ -342,7 +346,7 @@ def _confirm_join(request: HttpRequest, invite: Invite) -> HttpResponse:
 
 
 # Per address: bounds guessing of invite tokens and the guest accounts one address can make.
-@no_referrer
+@origin_only_referrer
 @ratelimit(key="ip", rate=_rate("INVITE_OPEN_RATE"), method=ratelimit.ALL, block=False)
 def invite(request: HttpRequest, token: str) -> HttpResponse:
     if getattr(request, "limited", False):
@@ -372,7 +376,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "rooms/invite.html", {"room": found.room, "form": form})
 
 
-@no_referrer
+@origin_only_referrer
 @login_required
 def join(request: HttpRequest) -> HttpResponse:
     """Where signing up or logging in from an invite page leads: that invite's confirmation."""

@@ -163,11 +163,11 @@ def test_it_keeps_the_token_out_of_referrers_next_links_and_the_session(
         client_for(outsider).get(f"/i/{token}/"),
         client.get("/join/"),
     ):
-        assert response["Referrer-Policy"] == "no-referrer"
+        assert response["Referrer-Policy"] == "strict-origin"
         assert f"next=/i/{token}" not in response.content.decode()
     assert token not in str(dict(client.session))
     broken = Client().get("/i/not-a-real-token/")
-    assert broken["Referrer-Policy"] == "no-referrer"
+    assert broken["Referrer-Policy"] == "strict-origin"
 
 
 @pytest.mark.parametrize(("how", "message"), FAILURES)

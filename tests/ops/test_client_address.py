@@ -1,4 +1,4 @@
-"""Whose address the service sees: the connection's, or what our own proxies wrote, never the client's word."""
+"""Whose address the service sees: the connection's, or what our own proxies wrote; never the client's."""
 
 from __future__ import annotations
 

@@ -1,0 +1,122 @@
+"""The routing plan, case by case: who gets a translation session and what each listener hears."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from media_workers.runtime.plan import SourceKey, plan
+from media_workers.shared.contract import ParticipantInfo
+
+O, T = SourceKey.original, SourceKey.translation
+
+
+def person(pid: str, speak: str, hear: str | None = None, **kw: object) -> ParticipantInfo:
+    return ParticipantInfo(
+        id=pid, name=pid, speak=speak, hear=hear or speak, original_volume=kw.pop("original", 0.2), **kw  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("roster", "sessions"),
+    [
+        # Two people, two languages: one session each way.
+        ([person("a", "en"), person("b", "es")], {("a", "es"), ("b", "en")}),
+        # Two people sharing a language: no session at all.
+        ([person("a", "en"), person("b", "en")], set()),
+        # Three people, two of them listening in Spanish: still one session per speaker and language.
+        (
+            [person("a", "en"), person("b", "es"), person("c", "es")],
+            {("a", "es"), ("b", "en"), ("c", "en")},
+        ),
+        # Someone who speaks French but listens in English.
+        ([person("a", "en"), person("b", "fr", "en")], {("b", "en")}),
+        # Eight people, four languages, two each: every speaker into the three other languages.
+        (
+            [person(f"p{i}", lang) for i, lang in enumerate(["en", "es", "fr", "de"] * 2)],
+            {
+                (f"p{i}", lang)
+                for i, speak in enumerate(["en", "es", "fr", "de"] * 2)
+                for lang in ["en", "es", "fr", "de"]
+                if lang != speak
+            },
+        ),
+        # Alone: nobody to translate for.
+        ([person("a", "en")], set()),
+    ],
+)
+def test_it_starts_one_session_per_speaker_and_other_listener_language(roster, sessions) -> None:
+    assert plan(roster).sessions == sessions
+
+
+def test_it_never_sends_anyone_their_own_voice_or_translation() -> None:
+    roster = [person(f"p{i}", lang) for i, lang in enumerate(["en", "es", "fr", "en", "ja", "es", "de"])]
+    result = plan(roster)
+    for listener in roster:
+        assert {key.speaker_id for key in result.sources[listener.id]} == {p.id for p in roster} - {listener.id}
+
+
+def test_it_plays_a_same_language_speaker_directly_at_full_volume() -> None:
+    result = plan([person("a", "en"), person("b", "en", original=0.1)])
+    assert result.sources["b"] == {O("a"): 1.0}
+
+
+def test_it_plays_the_translation_over_the_quiet_original() -> None:
+    a = person("a", "en")
+    b = person("b", "es", original=0.25, translation_volume=0.8)
+    assert plan([a, b]).sources["b"] == {O("a"): 0.25, T("a"): 0.8}
+
+
+def test_it_leaves_the_original_out_when_its_volume_is_zero() -> None:
+    result = plan([person("a", "en"), person("b", "es", original=0.0)])
+    assert result.sources["b"] == {T("a"): 1.0}
+
+
+def test_it_follows_a_listener_changing_language() -> None:
+    a, b, c = person("a", "en"), person("b", "es"), person("c", "es")
+    before = plan([a, b, c])
+    c.hear = "fr"
+    after = plan([a, b, c])
+    assert after.sessions - before.sessions == {("a", "fr"), ("b", "fr")}
+    assert before.sessions - after.sessions == set()
+    c.hear = "en"
+    moved = plan([a, b, c])
+    # Nobody listens in Spanish or French any more except b; a -> es stays for b, the French ones go.
+    assert moved.sessions == {("a", "es"), ("b", "en"), ("c", "en")}
+    assert moved.sources["c"] == {O("a"): 1.0, O("b"): 0.2, T("b"): 1.0}
+
+
+def test_it_keeps_a_muted_speakers_sessions_running() -> None:
+    # Muting silences the voice in the call, not the routing: unmuting must not wait for a new session.
+    a, b = person("a", "en"), person("b", "es")
+    before = plan([a, b])
+    a.muted = True
+    assert plan([a, b]) == before
+
+
+def test_it_plays_everyone_untranslated_when_translation_is_blocked() -> None:
+    roster = [person("a", "en"), person("b", "es", original=0.1), person("c", "fr")]
+    result = plan(roster, translation_blocked=True)
+    assert result.sessions == frozenset()
+    assert result.sources["b"] == {O("a"): 1.0, O("c"): 1.0}
+
+
+@pytest.mark.parametrize("size", range(2, 9))
+def test_it_hears_everyone_else_in_every_roster_of_two_to_eight(size: int) -> None:
+    languages = itertools.cycle(["en", "es", "ja"])
+    roster = [person(f"p{i}", next(languages)) for i in range(size)]
+    result = plan(roster)
+    for listener in roster:
+        for speaker in roster:
+            if speaker is listener:
+                continue
+            translated = T(speaker.id) in result.sources[listener.id]
+            assert translated == (listener.hear != speaker.speak)
+            assert translated == ((speaker.id, listener.hear) in result.sessions)
+
+
+def test_it_names_a_source_by_its_kind_and_speaker() -> None:
+    assert str(O("7")) == "original:7"
+    assert O("7") != T("7")
+    assert plan([person("a", "en"), person("b", "es")]).languages_of("a") == ["es"]

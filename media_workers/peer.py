@@ -13,11 +13,11 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 from django.conf import settings
 
-from . import metrics
 from .audio import ChunkAccumulator, InboundResampler
 from .ice import rtc_configuration
 from .mixer import ListenerTrack
 from .playout import PlayoutBuffer
+from .runtime import counters
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Participant:
         buffer = self.buffers.pop(key, None)
         if buffer is not None:
             self.track.remove_source(key)
-            metrics.retire_buffer(buffer)
+            counters.retire_buffer(buffer)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and self._reader is None:
@@ -174,5 +174,7 @@ class Participant:
         if self._reader is not None:
             self._reader.cancel()
         self.track.stop()
-        metrics.retire_participant(self)
+        counters.retire_peer(
+            frames_in=self.frames_in, frames_out=self.track.frames_sent, buffers=self.buffers.values()
+        )
         await self.pc.close()

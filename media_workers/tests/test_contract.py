@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from media_workers.shared import contract
@@ -41,32 +43,58 @@ def test_it_round_trips_every_message_type() -> None:
         ({"type": "room.roster", "reply_channel": "c"}, "missing key 'room_id'"),
         ({"type": "room.translation", "room_id": "r", "blocked": 3}, "blocked"),
         (
-            {"type": "participant.update", "room_id": "r", "participant_id": "1", "reply_channel": "c",
-             "changes": {"hear": 5}},
+            {
+                "type": "participant.update",
+                "room_id": "r",
+                "participant_id": "1",
+                "reply_channel": "c",
+                "changes": {"hear": 5},
+            },
             "changes.hear",
         ),
         (
-            {"type": "participant.update", "room_id": "r", "participant_id": "1", "reply_channel": "c",
-             "changes": {"id": "2"}},
+            {
+                "type": "participant.update",
+                "room_id": "r",
+                "participant_id": "1",
+                "reply_channel": "c",
+                "changes": {"id": "2"},
+            },
             "cannot change",
         ),
         (
-            {"type": "participant.join", "room_id": "r", "reply_channel": "c", "sdp": "v=0",
-             "participant": {"id": "1", "name": "A", "speak": "en", "hear": "es"}},
+            {
+                "type": "participant.join",
+                "room_id": "r",
+                "reply_channel": "c",
+                "sdp": "v=0",
+                "participant": {"id": "1", "name": "A", "speak": "en", "hear": "es"},
+            },
             "missing key 'original_volume'",
         ),
     ],
 )
-def test_it_refuses_a_message_that_does_not_fit(raw, complaint) -> None:
-    with pytest.raises(ContractError, match=complaint.replace("[", r"\[").replace("]", r"\]")):
+def test_it_refuses_a_message_that_does_not_fit(raw: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ContractError, match=re.escape(complaint)):
         parse(raw)
 
 
 def test_it_refuses_a_usage_report_with_a_missing_field() -> None:
     report = UsageReport(
-        session_id="s", room_id="r", speaker_id="1", language="es", model="m", worker_id="w",
-        started_at=1.0, ended_at=None, first_audio_at=None, seconds_sent=1.0, seconds_received=0.5,
-        errors=0, reconnects=0, final=False,
+        session_id="s",
+        room_id="r",
+        speaker_id="1",
+        language="es",
+        model="m",
+        worker_id="w",
+        started_at=1.0,
+        ended_at=None,
+        first_audio_at=None,
+        seconds_sent=1.0,
+        seconds_received=0.5,
+        errors=0,
+        reconnects=0,
+        final=False,
     )
     raw = report.to_dict()
     assert contract.from_dict(UsageReport, raw) == report

@@ -9,12 +9,24 @@ import pytest
 from media_workers.runtime.plan import SourceKey, plan
 from media_workers.shared.contract import ParticipantInfo
 
-O, T = SourceKey.original, SourceKey.translation
+ORIG, TRAN = SourceKey.original, SourceKey.translation
 
 
-def person(pid: str, speak: str, hear: str | None = None, **kw: object) -> ParticipantInfo:
+def person(
+    pid: str,
+    speak: str,
+    hear: str | None = None,
+    *,
+    original: float = 0.2,
+    translation_volume: float = 1.0,
+) -> ParticipantInfo:
     return ParticipantInfo(
-        id=pid, name=pid, speak=speak, hear=hear or speak, original_volume=kw.pop("original", 0.2), **kw  # type: ignore[arg-type]
+        id=pid,
+        name=pid,
+        speak=speak,
+        hear=hear or speak,
+        original_volume=original,
+        translation_volume=translation_volume,
     )
 
 
@@ -46,7 +58,9 @@ def person(pid: str, speak: str, hear: str | None = None, **kw: object) -> Parti
         ([person("a", "en")], set()),
     ],
 )
-def test_it_starts_one_session_per_speaker_and_other_listener_language(roster, sessions) -> None:
+def test_it_starts_one_session_per_speaker_and_other_listener_language(
+    roster: list[ParticipantInfo], sessions: set[tuple[str, str]]
+) -> None:
     assert plan(roster).sessions == sessions
 
 
@@ -54,23 +68,25 @@ def test_it_never_sends_anyone_their_own_voice_or_translation() -> None:
     roster = [person(f"p{i}", lang) for i, lang in enumerate(["en", "es", "fr", "en", "ja", "es", "de"])]
     result = plan(roster)
     for listener in roster:
-        assert {key.speaker_id for key in result.sources[listener.id]} == {p.id for p in roster} - {listener.id}
+        assert {key.speaker_id for key in result.sources[listener.id]} == {p.id for p in roster} - {
+            listener.id
+        }
 
 
 def test_it_plays_a_same_language_speaker_directly_at_full_volume() -> None:
     result = plan([person("a", "en"), person("b", "en", original=0.1)])
-    assert result.sources["b"] == {O("a"): 1.0}
+    assert result.sources["b"] == {ORIG("a"): 1.0}
 
 
 def test_it_plays_the_translation_over_the_quiet_original() -> None:
     a = person("a", "en")
     b = person("b", "es", original=0.25, translation_volume=0.8)
-    assert plan([a, b]).sources["b"] == {O("a"): 0.25, T("a"): 0.8}
+    assert plan([a, b]).sources["b"] == {ORIG("a"): 0.25, TRAN("a"): 0.8}
 
 
 def test_it_leaves_the_original_out_when_its_volume_is_zero() -> None:
     result = plan([person("a", "en"), person("b", "es", original=0.0)])
-    assert result.sources["b"] == {T("a"): 1.0}
+    assert result.sources["b"] == {TRAN("a"): 1.0}
 
 
 def test_it_follows_a_listener_changing_language() -> None:
@@ -84,7 +100,7 @@ def test_it_follows_a_listener_changing_language() -> None:
     moved = plan([a, b, c])
     # Nobody listens in Spanish or French any more except b; a -> es stays for b, the French ones go.
     assert moved.sessions == {("a", "es"), ("b", "en"), ("c", "en")}
-    assert moved.sources["c"] == {O("a"): 1.0, O("b"): 0.2, T("b"): 1.0}
+    assert moved.sources["c"] == {ORIG("a"): 1.0, ORIG("b"): 0.2, TRAN("b"): 1.0}
 
 
 def test_it_keeps_a_muted_speakers_sessions_running() -> None:
@@ -99,7 +115,7 @@ def test_it_plays_everyone_untranslated_when_translation_is_blocked() -> None:
     roster = [person("a", "en"), person("b", "es", original=0.1), person("c", "fr")]
     result = plan(roster, translation_blocked=True)
     assert result.sessions == frozenset()
-    assert result.sources["b"] == {O("a"): 1.0, O("c"): 1.0}
+    assert result.sources["b"] == {ORIG("a"): 1.0, ORIG("c"): 1.0}
 
 
 @pytest.mark.parametrize("size", range(2, 9))
@@ -111,12 +127,12 @@ def test_it_hears_everyone_else_in_every_roster_of_two_to_eight(size: int) -> No
         for speaker in roster:
             if speaker is listener:
                 continue
-            translated = T(speaker.id) in result.sources[listener.id]
+            translated = TRAN(speaker.id) in result.sources[listener.id]
             assert translated == (listener.hear != speaker.speak)
             assert translated == ((speaker.id, listener.hear) in result.sessions)
 
 
 def test_it_names_a_source_by_its_kind_and_speaker() -> None:
-    assert str(O("7")) == "original:7"
-    assert O("7") != T("7")
+    assert str(ORIG("7")) == "original:7"
+    assert ORIG("7") != TRAN("7")
     assert plan([person("a", "en"), person("b", "es")]).languages_of("a") == ["es"]

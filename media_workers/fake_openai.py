@@ -44,28 +44,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from media_workers import dsp
+from media_workers.shared.contract import OUTPUT_LANGUAGES
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["tone", "echo", "demo"]
 MODES: tuple[str, ...] = get_args(Mode)
 
-OUTPUT_LANGUAGES = ("es", "pt", "fr", "ja", "ru", "zh", "de", "ko", "hi", "id", "vi", "it", "en")
-LANGUAGE_NAMES = {
-    "es": "Español",
-    "pt": "Português",
-    "fr": "Français",
-    "ja": "日本語",
-    "ru": "Русский",
-    "zh": "中文",
-    "de": "Deutsch",
-    "ko": "한국어",
-    "hi": "हिन्दी",
-    "id": "Bahasa Indonesia",
-    "vi": "Tiếng Việt",
-    "it": "Italiano",
-    "en": "English",
-}
 # Tone mode's "translation": at least 0.1 apart and at least 0.1 away from 1.0, so a frequency
 # measurement tells the languages apart and the translation apart from the original voice.
 TONE_FACTORS: dict[str, float] = {
@@ -465,7 +450,7 @@ class _Session:
             self._quiet_frames = 0
             if not self._in_speech:
                 self._in_speech = True
-                language = LANGUAGE_NAMES[self.language]
+                language = OUTPUT_LANGUAGES[self.language]
                 return audio, DEMO_TRANSCRIPT.format(language=language), DEMO_INPUT_TRANSCRIPT
         elif self._in_speech:
             self._quiet_frames += 1

@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from media_workers.registry import Registry, WorkerInfo
+from media_workers.shared.contract import Leave, TranslationBlocked
 
 logger = logging.getLogger(__name__)
 
@@ -70,41 +71,41 @@ def room_channels() -> dict[str, str]:
     return _with_registry(find)
 
 
-def send_translation_blocked(*, channel: str, room_public_id: str, reason: str | None) -> None:
+def send_translation_blocked(*, channel: str, room_id: str, reason: str | None) -> None:
     """Tell a media worker to stop translation in the room (a reason) or allow it again (None)."""
     async_to_sync(get_channel_layer().send)(
-        channel, {"type": "room.translation", "room": room_public_id, "blocked": reason}
+        channel, TranslationBlocked(room_id=room_id, blocked=reason).to_dict()
     )
-    logger.info("room=%s: told its worker translation is %s", room_public_id, "off" if reason else "on")
+    logger.info("room=%s: told its worker translation is %s", room_id, "off" if reason else "on")
 
 
-def _room_worker_channel(room_public_id: str) -> str | None:
+def _room_worker_channel(room_id: str) -> str | None:
     async def find(registry: Registry) -> str | None:
-        worker_id = await registry.room_worker_id(room_public_id)
+        worker_id = await registry.room_worker_id(room_id)
         worker = None if worker_id is None else await registry.worker(worker_id)
         return None if worker is None else worker.channel
 
     return _with_registry(find)
 
 
-def tell_worker_participant_left(*, room_public_id: str, participant_id: str) -> bool:
+def tell_worker_participant_left(*, room_id: str, participant_id: str) -> bool:
     """Make the room's media worker drop this participant's peer connection; False if none hosts it."""
-    channel = _room_worker_channel(room_public_id)
+    channel = _room_worker_channel(room_id)
     if channel is None:
         return False
     async_to_sync(get_channel_layer().send)(
-        channel, {"type": "participant.leave", "room": room_public_id, "participant_id": participant_id}
+        channel, Leave(room_id=room_id, participant_id=participant_id).to_dict()
     )
-    logger.info("room=%s participant=%s: told its worker they left", room_public_id, participant_id)
+    logger.info("room=%s participant=%s: told its worker they left", room_id, participant_id)
     return True
 
 
-def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) -> bool:
+def tell_room_translation_blocked(*, room_id: str, reason: str | None) -> bool:
     """Tell the media worker hosting the room to stop (or allow) translation; False if none hosts it."""
-    channel = _room_worker_channel(room_public_id)
+    channel = _room_worker_channel(room_id)
     if channel is None:
         return False
-    send_translation_blocked(channel=channel, room_public_id=room_public_id, reason=reason)
+    send_translation_blocked(channel=channel, room_id=room_id, reason=reason)
     return True
 
 

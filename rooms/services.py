@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from media_workers.shared.contract import AccessCheck, Message, RoomClosed, room_group
+
 from . import live
 from .languages import OUTPUT_LANGUAGES
 from .models import CallParticipation, Invite, Membership, Profile, Room
@@ -71,16 +73,15 @@ def room_close(*, room: Room) -> Room:
         room.closed_at = timezone.now()
         room.save(update_fields=["closed_at"])
         logger.info("room %s closed", room.public_id)
-        transaction.on_commit(lambda: _tell_room(room.public_id, {"type": "room.closed"}))
+        transaction.on_commit(lambda: _tell_room(room.public_id, RoomClosed()))
     return room
 
 
-def _tell_room(public_id: str, message: dict[str, object]) -> None:
+def _tell_room(public_id: str, message: Message) -> None:
     """Send every open page of a room a message (through the channel layer)."""
-    from media_workers.call import room_group
 
     try:
-        async_to_sync(get_channel_layer().group_send)(room_group(public_id), message)
+        async_to_sync(get_channel_layer().group_send)(room_group(public_id), message.to_dict())
     except Exception:
         # The room is closed either way; pages learn it at their next message.
         logger.warning("room %s: could not tell its pages", public_id, exc_info=True)
@@ -183,10 +184,10 @@ def membership_remove(*, membership: Membership) -> None:
 
 def _end_access(public_id: str, membership_id: int) -> None:
     """Close the removed person's sockets (they re-check and leave) and drop them from the call."""
-    _tell_room(public_id, {"type": "access.check", "membership_id": membership_id})
+    _tell_room(public_id, AccessCheck(membership_id=membership_id))
     # Also straight to the media worker, in case their page is already gone but their peer is not.
     try:
-        live.tell_worker_participant_left(room_public_id=public_id, participant_id=str(membership_id))
+        live.tell_worker_participant_left(room_id=public_id, participant_id=str(membership_id))
     except Exception:
         logger.warning(
             "room %s: could not tell its worker membership %s left", public_id, membership_id, exc_info=True

@@ -325,6 +325,24 @@ class Roster(Message):
     sessions: list[SessionInfo] = field(default_factory=list)
 
 
+# --- Web tier -> the room's group (every open page of the room) --------------------------------
+
+
+@_message
+@dataclass(frozen=True)
+class RoomClosed(Message):
+    TYPE = "room.closed"
+
+
+@_message
+@dataclass(frozen=True)
+class AccessCheck(Message):
+    """A membership was removed: every page checks whether it may stay."""
+
+    TYPE = "access.check"
+    membership_id: int
+
+
 # --- Usage: worker -> Celery -> web tier ------------------------------------------------------
 
 

@@ -29,6 +29,8 @@ def test_it_round_trips_every_message_type() -> None:
         contract.TranslationStatus(speaker=None, language="es", status="off", detail="quota"),
         contract.Caption(speaker="1", name="Alice", language="es", kind="translation", text="hola"),
         contract.Roster(participants=[alice().public()], sessions=[contract.SessionInfo("1", "es")]),
+        contract.RoomClosed(),
+        contract.AccessCheck(membership_id=7),
     ]
     assert {type(m) for m in samples} == set(contract.MESSAGES.values())
     for message in samples:

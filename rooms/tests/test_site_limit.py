@@ -54,7 +54,7 @@ def test_it_tells_every_live_call_at_once_when_a_report_reaches_the_limit(
     for live_room in (room, others):
         host(live_room)
     tasks.record_translation_usage.apply(args=[make_report(room, seconds_sent=THIRTY_MINUTES)]).get()
-    told = {message["room"]: message["blocked"] for message in (receive(layer, channel) for _ in range(2))}
+    told = {m.room_id: m.blocked for m in (receive(layer, channel) for _ in range(2))}  # type: ignore[attr-defined]
     assert told == {
         room.public_id: selectors.SITE_LIMIT_REACHED,
         others.public_id: selectors.SITE_LIMIT_REACHED,

@@ -21,6 +21,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from media_workers.registry import Registry
+from media_workers.shared.contract import Message, TranslationBlocked, parse
 from rooms import services, tasks, usage
 from rooms.models import CallParticipation, DailyUsage, Invite, Membership, Room, TranslationUsage
 from rooms.tests.conftest import announce_worker, retire_worker
@@ -49,11 +50,13 @@ def host(room: Room) -> None:
     async_to_sync(claim)()
 
 
-def receive(layer: Any, channel: str) -> dict[str, Any]:
+def receive(layer: Any, channel: str) -> Message:
+    """The next message to the worker, as the contract's type (ContractError if it does not fit)."""
+
     async def get() -> dict[str, Any]:
         return await asyncio.wait_for(layer.receive(channel), 5)  # type: ignore[no-any-return]
 
-    return async_to_sync(get)()
+    return parse(async_to_sync(get)())
 
 
 def test_it_retries_a_report_when_the_database_is_briefly_away(room: Room) -> None:
@@ -85,9 +88,9 @@ def test_it_stops_translation_in_the_room_when_the_owner_runs_out(
     tasks.record_translation_usage.apply(kwargs={"report": report}).get()
     tasks.record_translation_usage.apply(kwargs={"report": {**report, "seconds_sent": 120.0}}).get()
     message = receive(layer, channel)
-    assert message["type"] == "room.translation"
-    assert message["room"] == room.public_id
-    assert "this month's 2 translation minutes" in message["blocked"]
+    assert isinstance(message, TranslationBlocked)
+    assert message.room_id == room.public_id
+    assert "this month's 2 translation minutes" in (message.blocked or "")
 
 
 def test_it_sends_nothing_to_the_worker_under_quota(room: Room, worker: tuple[Any, str, str]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser
 from django.test import override_settings
 
+from media_workers.shared.contract import TranslationBlocked
 from rooms import selectors, services, tasks
 from rooms.models import Room
 from rooms.tests.test_tasks import host, receive, worker  # noqa: F401 (a fixture)
@@ -21,8 +22,8 @@ def refresh(layer: Any, channel: str) -> dict[str, str | None]:
     """Run the task; what the worker was told, room by room."""
     told = tasks.refresh_translation_blocks.apply().get()
     messages = [receive(layer, channel) for _ in range(told)]
-    assert {message["type"] for message in messages} <= {"room.translation"}
-    return {message["room"]: message["blocked"] for message in messages}
+    assert all(isinstance(message, TranslationBlocked) for message in messages)
+    return {message.room_id: message.blocked for message in messages}  # type: ignore[attr-defined]
 
 
 def test_it_blocks_every_live_room_of_an_owner_over_quota(

@@ -11,8 +11,9 @@ import pytest
 from django.contrib.auth.models import AbstractUser
 from django.test import override_settings
 
+from media_workers.shared.contract import UsageReport, from_dict
 from rooms.models import Membership, Room, TranslationUsage
-from rooms.usage import UsageReport, translation_usage_record
+from rooms.usage import translation_usage_record
 
 
 def make_report(room: Room, speaker: Membership | None = None, **changes: Any) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def make_report(room: Room, speaker: Membership | None = None, **changes: Any) -
 
 
 def record(report: dict[str, Any]) -> TranslationUsage | None:
-    return translation_usage_record(report=UsageReport.from_payload(report))
+    return translation_usage_record(report=from_dict(UsageReport, report))
 
 
 @pytest.fixture

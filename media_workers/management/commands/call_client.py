@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from media_workers.call_client import CallClient, HttpSession, ToneTrack, wav_source, write_wav
-from rooms.languages import OUTPUT_LANGUAGES
+from media_workers.shared.contract import OUTPUT_LANGUAGES
 
 
 class Command(BaseCommand):

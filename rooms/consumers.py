@@ -22,9 +22,10 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils.crypto import constant_time_compare
 
-from media_workers.call import room_group
 from media_workers.ice import browser_ice_servers
 from media_workers.registry import Registry
+from media_workers.shared import contract
+from media_workers.shared.contract import room_group
 from translator_site import metrics
 
 from . import usage
@@ -208,7 +209,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if worker is not None:
             await self.channel_layer.send(
                 worker.channel,
-                {"type": "room.roster", "room": self.room_id, "reply_channel": self.channel_name},
+                contract.RosterRequest(room_id=self.room_id, reply_channel=self.channel_name).to_dict(),
             )
 
     async def _refuse(self, code: int, reason: str, message: str) -> None:
@@ -306,30 +307,26 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.participation_id, blocked = await join_call(
             membership=membership, participation_id=self.participation_id
         )
-        await self.channel_layer.send(
-            worker.channel,
-            {
-                "type": "participant.join",
-                "room": self.room_id,
-                "participant": self._participant(),
-                "reply_channel": self.channel_name,
-                "sdp": message["sdp"],
-                "sdp_type": "offer",
-                "translation_blocked": blocked,
-            },
+        join = contract.Join(
+            room_id=self.room_id,
+            participant=contract.from_dict(contract.ParticipantInfo, self._participant()),
+            reply_channel=self.channel_name,
+            sdp=message["sdp"],
+            translation_blocked=blocked,
         )
+        await self.channel_layer.send(worker.channel, join.to_dict())
 
     async def on_candidate(self, message: dict[str, Any]) -> None:
         if message["candidate"] is None or not await self._recheck():
             return
-        if not await self._to_worker("participant.candidate", candidate=message["candidate"]):
+        if not await self._to_worker(contract.Candidate, candidate=message["candidate"]):
             await self._error("not_in_call", "Send an offer before ICE candidates.", "candidate")
 
     async def on_mute(self, message: dict[str, Any]) -> None:
         if not await self._recheck():
             return
         self.muted = message["muted"]
-        await self._to_worker("participant.update", changes={"muted": self.muted})
+        await self._to_worker(contract.Update, changes={"muted": self.muted})
 
     async def on_settings(self, message: dict[str, Any]) -> None:
         if not await self._recheck():
@@ -344,7 +341,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             self.original_volume = changes["original_volume"] = message["original_volume"]
         if "translation_volume" in message:
             self.translation_volume = changes["translation_volume"] = message["translation_volume"]
-        await self._to_worker("participant.update", changes=changes)
+        await self._to_worker(contract.Update, changes=changes)
         await self._send({"type": "settings", "participant": self._participant()})
 
     async def on_leave(self, message: dict[str, Any]) -> None:
@@ -362,23 +359,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
             }
         )
 
-    async def _to_worker(self, kind: str, **fields: Any) -> bool:
+    async def _to_worker(self, kind: type[contract.Message], **fields: Any) -> bool:
+        """Send this participant's message of `kind` to the call's worker; False if not in a call."""
         if self.worker_channel is None or self.membership is None:
             return False
-        await self.channel_layer.send(
-            self.worker_channel,
-            {
-                "type": kind,
-                "room": self.room_id,
-                "participant_id": str(self.membership.pk),
-                "reply_channel": self.channel_name,
-                **fields,
-            },
+        message = kind(  # type: ignore[call-arg]
+            room_id=self.room_id,
+            participant_id=str(self.membership.pk),
+            reply_channel=self.channel_name,
+            **fields,
         )
+        await self.channel_layer.send(self.worker_channel, message.to_dict())
         return True
 
     async def _leave_call(self) -> None:
-        await self._to_worker("participant.leave")
+        await self._to_worker(contract.Leave)
         self.worker_channel = self.worker_id = None
         if self.participation_id is not None:
             await leave_call(participation_id=self.participation_id)
@@ -419,18 +414,24 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     # --- From the media worker (this consumer's channel) and the room group ---------------------
 
+    # Each worker message is parsed by the contract: one that does not fit raises here, loudly.
+
     async def worker_answer(self, event: dict[str, Any]) -> None:
-        await self._send({"type": "answer", "sdp": event["sdp"], "sdp_type": event["sdp_type"]})
+        answer = contract.from_dict(contract.Answer, event)
+        await self._send({"type": "answer", "sdp": answer.sdp, "sdp_type": answer.sdp_type})
 
     async def worker_caption(self, event: dict[str, Any]) -> None:
-        await self._send({"type": "captions", **{k: v for k, v in event.items() if k != "type"}})
+        caption = contract.from_dict(contract.Caption, event)
+        await self._send({**caption.to_dict(), "type": "captions"})
 
     async def worker_translation(self, event: dict[str, Any]) -> None:
-        await self._send({"type": "translation", **{k: v for k, v in event.items() if k != "type"}})
+        status = contract.from_dict(contract.TranslationStatus, event)
+        await self._send({**status.to_dict(), "type": "translation"})
 
     async def worker_error(self, event: dict[str, Any]) -> None:
+        error = contract.from_dict(contract.WorkerError, event)
         self.worker_channel = self.worker_id = None
-        await self._error(event["code"], event["message"], "offer")
+        await self._error(error.code, error.message, "offer")
 
     async def worker_replaced(self, event: dict[str, Any]) -> None:
         self.worker_channel = self.worker_id = None
@@ -450,9 +451,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def access_check(self, event: dict[str, Any]) -> None:
         """Someone was removed from the room, or this user logged out or changed their password."""
         if self.membership is not None:
-            await self._recheck(ended_session=event.get("ended_session"))
+            await self._recheck(ended_session=contract.from_dict(contract.AccessCheck, event).ended_session)
 
     async def call_roster(self, event: dict[str, Any]) -> None:
+        roster = contract.from_dict(contract.Roster, event).to_dict()
         await self._send(
-            {"type": "state", "participants": event["participants"], "sessions": event["sessions"]}
+            {"type": "state", "participants": roster["participants"], "sessions": roster["sessions"]}
         )

@@ -337,10 +337,13 @@ class RoomClosed(Message):
 @_message
 @dataclass(frozen=True)
 class AccessCheck(Message):
-    """A membership was removed: every page checks whether it may stay."""
+    """Every page that gets this checks whether it may stay (a membership was removed, or, sent
+    to a user's pages, they logged out or changed their password: ended_session is the session
+    that ended)."""
 
     TYPE = "access.check"
-    membership_id: int
+    membership_id: int | None = None
+    ended_session: str | None = None
 
 
 # --- Usage: worker -> Celery -> web tier ------------------------------------------------------

@@ -212,7 +212,7 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
         join = await layer.receive(worker_channel)
         membership = await database_sync_to_async(Membership.objects.get)(room=room, user=member)
         assert join["type"] == "participant.join"
-        assert join["room"] == room.public_id
+        assert join["room_id"] == room.public_id
         assert join["sdp"] == SDP
         assert join["participant"]["id"] == str(membership.pk)
         assert join["participant"]["hear"] == "en"

@@ -17,6 +17,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "translate.example.org",
     "DATABASE_URL": "postgres://translate:password@127.0.0.1:5432/translate",
     "LOG_FORMAT": "json",
+    "ICE_HOST_ADDRESSES": "203.0.113.10",
 }
 
 
@@ -43,6 +44,13 @@ def test_it_fails_the_deploy_checks_with_a_weak_setting() -> None:
     result = run_check({"SESSION_COOKIE_SECURE": "0"})
     assert result.returncode != 0
     assert "security.W012" in result.stderr
+
+
+def test_it_warns_when_the_media_workers_would_advertise_every_interface() -> None:
+    result = run_check({"ICE_HOST_ADDRESSES": ""})
+    assert result.returncode != 0
+    assert "media_workers.W001" in result.stderr
+    assert "ICE_HOST_ADDRESSES is empty" in result.stderr
 
 
 def test_it_refuses_to_start_without_a_secret_key() -> None:

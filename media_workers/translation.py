@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -30,6 +31,12 @@ CLOSE_TIMEOUT = 3.0
 # Audio waiting to be sent while the connection is down is kept to about this much; older
 # audio is dropped, since a listener gains nothing from hearing a long-past sentence late.
 MAX_PENDING_SECONDS = 2.0
+# How often a session refused a place under its owner's limit asks again.
+SLOT_RETRY_SECONDS = 5.0
+OWNER_LIMIT_DETAIL = (
+    "Translation waits: this room's owner has as many translations running in their rooms as "
+    "they may. It starts as soon as one ends."
+)
 
 
 class Listener(Protocol):
@@ -40,10 +47,23 @@ class Listener(Protocol):
     def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None: ...
 
 
+class Slots(Protocol):
+    """The owner's places for translation sessions (media_workers/slots.py)."""
+
+    async def acquire(self, session: TranslationSession) -> bool: ...
+
+    async def release(self, session: TranslationSession) -> None: ...
+
+
 @dataclass
 class Usage:
-    """What one session has cost and delivered so far (the metering basis)."""
+    """What one session has cost and delivered so far in one calendar month (the metering basis).
 
+    `id` names this part in usage reports: a session that runs into a new month goes on in
+    a new part, so each month is charged what was sent in it.
+    """
+
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started_at: float = field(default_factory=time.time)
     ended_at: float | None = None
     seconds_sent: float = 0.0
@@ -56,6 +76,13 @@ class Usage:
 def append_message(chunk: bytes) -> str:
     """The `input_audio_buffer.append` event for a chunk, built once and shared by sessions."""
     return '{"type":"session.input_audio_buffer.append","audio":"' + base64.b64encode(chunk).decode() + '"}'
+
+
+def next_month_start(stamp: float) -> float:
+    """The start (UTC) of the calendar month after the one `stamp` falls in."""
+    moment = datetime.fromtimestamp(stamp, tz=UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC).timestamp()
 
 
 def make_client() -> AsyncOpenAI:
@@ -76,7 +103,10 @@ class TranslationSession:
         listener: Listener,
         transcribe_input: bool,
         chunk_ms: int,
-        on_usage: Callable[[TranslationSession], None] | None = None,
+        payer_id: int | None = None,
+        slots: Slots | None = None,
+        on_usage: Callable[[TranslationSession, Usage], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.room_id = room_id
@@ -84,9 +114,15 @@ class TranslationSession:
         self.language = language
         self.listener = listener
         self.transcribe_input = transcribe_input
+        # Who pays, fixed now: a room deleted or handed over mid-call changes nothing.
+        self.payer_id = payer_id
         self.id = uuid.uuid4().hex
-        self.usage = Usage()
+        self._clock = clock
+        self.usage = Usage(id=self.id, started_at=clock())
+        self._month_ends = next_month_start(self.usage.started_at)
         self.status = "connecting"
+        self.holds_slot = False
+        self._slots = slots
         self._on_usage = on_usage
         # When speech was first sent with no server event since (the stall watchdog's clock).
         self._unanswered_since: float | None = None
@@ -140,9 +176,32 @@ class TranslationSession:
             except asyncio.CancelledError:
                 pass
         await self._disconnect()
-        self.usage.ended_at = time.time()
+        if self.holds_slot and self._slots is not None:
+            self.holds_slot = False
+            await self._slots.release(self)
+        self._roll_month()
+        self.usage.ended_at = self._clock()
         if self._on_usage is not None:
-            self._on_usage(self)
+            self._on_usage(self, self.usage)
+
+    def _roll_month(self) -> None:
+        """Past the end of the month: end this month's part of the usage there, go on in a new one."""
+        while self._clock() >= self._month_ends:
+            ended, boundary = self.usage, self._month_ends
+            ended.ended_at = boundary
+            self.usage = Usage(started_at=boundary)
+            self._month_ends = next_month_start(boundary)
+            logger.info("room=%s %r: new month, usage goes on in part %s", self.room_id, self, self.usage.id)
+            if self._on_usage is not None:
+                self._on_usage(self, ended)
+
+    async def _wait_for_slot(self) -> None:
+        """Take one of the owner's places (MAX_TRANSLATION_SESSIONS_PER_OWNER) before connecting."""
+        while self._slots is not None and not self.holds_slot and not self._closing:
+            self.holds_slot = await self._slots.acquire(self)
+            if not self.holds_slot:
+                self._set_status("limited", OWNER_LIMIT_DETAIL)
+                await asyncio.sleep(SLOT_RETRY_SECONDS)
 
     async def _disconnect(self) -> None:
         connection, self._connection = self._connection, None
@@ -170,6 +229,7 @@ class TranslationSession:
 
     async def _run(self) -> None:
         attempt = 0
+        await self._wait_for_slot()
         while not self._closing:
             try:
                 manager = self.client.realtime.translations.connect(model=settings.OPENAI_TRANSLATION_MODEL)
@@ -230,6 +290,7 @@ class TranslationSession:
         while True:
             while pending:
                 message, n_bytes, speech = pending.popleft()
+                self._roll_month()
                 await connection.send_raw(message)
                 self.usage.seconds_sent += n_bytes / 48000
                 if speech and self._unanswered_since is None:

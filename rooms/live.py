@@ -78,18 +78,33 @@ def send_translation_blocked(*, channel: str, room_public_id: str, reason: str |
     logger.info("room=%s: told its worker translation is %s", room_public_id, "off" if reason else "on")
 
 
-def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) -> bool:
-    """Tell the media worker hosting the room to stop (or allow) translation; False if none hosts it."""
+def _room_worker_channel(room_public_id: str) -> str | None:
+    """The channel of the live media worker hosting the room's call, if one does."""
 
     async def find(registry: Registry) -> str | None:
         worker_id = await registry.room_worker_id(room_public_id)
         worker = None if worker_id is None else await registry.worker(worker_id)
         return None if worker is None else worker.channel
 
-    channel = _with_registry(find)
+    return _with_registry(find)
+
+
+def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) -> bool:
+    """Tell the media worker hosting the room to stop (or allow) translation; False if none hosts it."""
+    channel = _room_worker_channel(room_public_id)
     if channel is None:
         return False
     send_translation_blocked(channel=channel, room_public_id=room_public_id, reason=reason)
+    return True
+
+
+def end_call(*, room_public_id: str) -> bool:
+    """Tell the media worker hosting the room to end its call now; False if none hosts it."""
+    channel = _room_worker_channel(room_public_id)
+    if channel is None:
+        return False
+    async_to_sync(get_channel_layer().send)(channel, {"type": "room.end", "room": room_public_id})
+    logger.info("room=%s: told its worker to end the call", room_public_id)
     return True
 
 

@@ -70,19 +70,30 @@ def room_close(*, room: Room) -> Room:
         room.closed_at = timezone.now()
         room.save(update_fields=["closed_at"])
         logger.info("room %s closed", room.public_id)
-        transaction.on_commit(lambda: _tell_room(room.public_id, {"type": "room.closed"}))
+        public_id = room.public_id
+        transaction.on_commit(lambda: _end_call(public_id, "The owner closed this room."))
     return room
 
 
-def _tell_room(public_id: str, message: dict[str, object]) -> None:
-    """Send every open page of a room a message (through the channel layer)."""
+def _end_call(public_id: str, message: str) -> None:
+    """End the room's call: every open page is told and leaves, its media worker hangs up."""
     from media_workers.call import room_group
 
+    from . import live
+
     try:
-        async_to_sync(get_channel_layer().group_send)(room_group(public_id), message)
+        async_to_sync(get_channel_layer().group_send)(
+            room_group(public_id), {"type": "room.closed", "message": message}
+        )
     except Exception:
         # The room is closed either way; pages learn it at their next message.
         logger.warning("room %s: could not tell its pages", public_id, exc_info=True)
+    try:
+        live.end_call(room_public_id=public_id)
+    except Exception:
+        # Its pages leave the call by themselves, and a page that stays is dropped when its
+        # socket re-checks membership.
+        logger.warning("room %s: could not tell its media worker", public_id, exc_info=True)
 
 
 @transaction.atomic
@@ -97,9 +108,11 @@ def room_reopen(*, room: Room) -> Room:
 
 @transaction.atomic
 def room_delete(*, room: Room) -> None:
-    """Delete the room with its memberships and invites."""
+    """Delete the room with its memberships and invites; a call in it ends at once."""
     logger.info("room %s deleted", room.public_id)
+    public_id = room.public_id
     room.delete()
+    transaction.on_commit(lambda: _end_call(public_id, "The owner deleted this room."))
 
 
 @transaction.atomic

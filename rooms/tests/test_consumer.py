@@ -221,6 +221,8 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
         assert join["sdp"] == SDP
         assert join["participant"]["id"] == str(membership.pk)
         assert join["participant"]["hear"] == "en"
+        # Who pays for this call's translations, as of now: it travels with every session.
+        assert join["payer_id"] == room.owner_id
 
         await layer.send(
             join["reply_channel"], {"type": "worker.answer", "sdp": "v=0 answer", "sdp_type": "answer"}

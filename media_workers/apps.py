@@ -8,4 +8,8 @@ class MediaWorkersConfig(AppConfig):
     verbose_name = "Media workers"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the deploy checks)
+        from django.core.checks import Tags, register
+
+        from .checks import ice_host_addresses_check
+
+        register(ice_host_addresses_check, Tags.security, deploy=True)

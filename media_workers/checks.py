@@ -1,14 +1,13 @@
-"""`manage.py check --deploy` warnings about the media workers' network settings."""
+"""`manage.py check --deploy` warnings about the media workers' network settings (registered in apps.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Warning
 
 
-@register(Tags.security, deploy=True)
 def ice_host_addresses_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     if settings.ICE_HOST_ADDRESSES:
         return []

@@ -25,6 +25,8 @@ from media_workers.registry import connect, key_prefix
 from media_workers.slots import OwnerSlots
 from media_workers.tests.test_translation import Listener
 from media_workers.translation import TranslationSession
+from media_workers.usage import usage_payload
+from media_workers.worker import MediaWorker
 
 
 class Outbox:
@@ -312,3 +314,46 @@ async def test_it_holds_a_session_over_the_owners_limit_until_a_place_is_free(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_it_charges_a_session_to_the_owner_it_started_under_whatever_happens_to_the_room(
+    fake: FakeOpenAIServer, peers: list[RTCPeerConnection]
+) -> None:
+    outbox = Outbox()
+    call = make_call(fake, outbox)
+    try:
+        await join(call, person("ana", "es"), await make_offer(peers))
+        await join(call, person("ben", "en"), await make_offer(peers))
+        running = call.sessions[("ben", "es")]
+        # The room is handed to someone else: the next join says so.
+        call.payer_id = 8
+        await join(call, person("chi", "fr"), await make_offer(peers))
+        later = call.sessions[("ben", "fr")]
+        assert usage_payload(running, running.usage, worker_id="w", final=False)["payer_id"] == 7
+        assert usage_payload(later, later.usage, worker_id="w", final=False)["payer_id"] == 8
+    finally:
+        await call.close()
+
+
+async def test_the_worker_hangs_up_a_call_whose_room_was_closed_or_deleted(
+    fake: FakeOpenAIServer, peers: list[RTCPeerConnection]
+) -> None:
+    worker = MediaWorker(worker_id=f"w-{uuid.uuid4().hex[:6]}")
+    call = make_call(fake, Outbox())
+    worker.calls[call.room_id] = call
+    try:
+        await join(call, person("ana", "es"), await make_offer(peers))
+        await join(call, person("ben", "en"), await make_offer(peers))
+        assert await until(lambda: len(fake.stats()["sessions"]) == 2, timeout=5)
+        pcs = [p.pc for p in call.participants.values()]
+
+        # Whatever the pages do: they may never send their `leave`.
+        worker.dispatch({"type": "room.end", "room": call.room_id})
+
+        assert worker.calls == {}
+        assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
+        assert fake.session_closes == 2
+        assert call.participants == {} and all(pc.connectionState == "closed" for pc in pcs)
+    finally:
+        await call.close()
+        await worker.registry.close()

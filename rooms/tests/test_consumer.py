@@ -125,6 +125,23 @@ async def test_it_refuses_a_closed_room(people: People) -> None:
     await comm.disconnect()
 
 
+async def test_it_ends_the_call_on_every_open_page_when_the_owner_deletes_the_room(people: People) -> None:
+    room, _, member, _ = people
+    comm = communicator(room, member)
+    await comm.connect()
+    assert (await receive(comm))["type"] == "hello"
+    await database_sync_to_async(services.room_delete)(room=room)
+    error = await receive(comm)
+    assert (error["code"], error["message"], error["fatal"]) == (
+        "room_closed",
+        "The owner deleted this room.",
+        True,
+    )
+    closed = await comm.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4410, "reason": "room_closed"}
+    await comm.disconnect()
+
+
 @pytest.mark.parametrize(
     ("text", "code"),
     [

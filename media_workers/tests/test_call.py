@@ -46,14 +46,6 @@ class Outbox:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAIServer]:
-    server = FakeOpenAIServer(mode="tone")
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def slots() -> AsyncIterator[OwnerSlots]:
     client = connect()
     prefix = f"{key_prefix()}{uuid.uuid4().hex[:8]}:"

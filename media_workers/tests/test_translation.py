@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,14 +33,6 @@ class Listener:
 
     def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None:
         self.statuses.append(status)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAIServer]:
-    server = FakeOpenAIServer(mode="tone")
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def session_for(base_url: str, listener: Listener, **options: Any) -> TranslationSession:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -349,3 +350,54 @@ async def test_the_worker_hangs_up_a_call_whose_room_was_closed_or_deleted(
     finally:
         await call.close()
         await worker.registry.close()
+
+
+async def test_it_keeps_at_most_the_cap_of_candidates_trickled_after_the_offer(
+    fake: FakeOpenAIServer, peers: list[RTCPeerConnection], settings: Any
+) -> None:
+    settings.MAX_ICE_CANDIDATES_PER_PARTICIPANT = 3
+    call = make_call(fake, Outbox())
+    try:
+        # Candidates may follow: no end-of-candidates yet.
+        sdp = (await make_offer(peers)).replace("a=end-of-candidates\r\n", "")
+        await join(call, person("p1", "en"), sdp)
+        participant = call.participants["p1"]
+        offered = participant.remote_candidates
+        for port in range(40000, 40010):
+            candidate = {
+                "candidate": f"candidate:5 1 udp 2122260223 127.0.0.1 {port} typ host",
+                "sdpMid": "0",
+            }
+            await call.add_candidate("p1", candidate)
+        transport = participant.pc.getTransceivers()[0].receiver.transport.transport
+        assert 1 <= offered <= 3
+        assert len(transport.getRemoteCandidates()) == 3
+    finally:
+        await call.close()
+
+
+async def test_it_paces_language_changes_and_a_rejoin_does_not_reset_the_pace(
+    fake: FakeOpenAIServer, peers: list[RTCPeerConnection], settings: Any
+) -> None:
+    settings.LANGUAGE_CHANGE_INTERVAL_SECONDS = 5.0
+    call = make_call(fake, Outbox())
+    try:
+        await join(call, person("ana", "es"), await make_offer(peers))
+        await join(call, person("ben", "en"), await make_offer(peers))
+        call.update("ben", {"hear": "de"})  # the first change applies at once
+        assert call.participants["ben"].info.hear == "de"
+        changed = time.monotonic()
+        call.update("ben", {"hear": "fr"})
+        # Rejoining with yet another language (the page saved it) is a change like the others.
+        rejoined = person("ben", "en")
+        rejoined.hear = "it"
+        await join(call, rejoined, await make_offer(peers))
+        assert time.monotonic() - changed < 5.0, "the machine is too slow for this test's interval"
+        assert call.participants["ben"].info.hear == "de"
+        assert set(call.sessions) == {("ana", "de"), ("ben", "es")}
+        # The last one asked for wins, once the interval is over.
+        assert await until(lambda: call.participants["ben"].info.hear == "it", timeout=8)
+        assert time.monotonic() - changed >= 5.0
+        assert set(call.sessions) == {("ana", "it"), ("ben", "es")}
+    finally:
+        await call.close()

@@ -74,12 +74,12 @@ async def test_it_opens_a_handful_of_sessions_for_a_listener_flipping_languages_
         assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
         before = (await stats(stack))["total_connections"]
         languages = ["de", "fr", "ja", "it", "pt"]
-        flips = 0
-        stop_at = time.monotonic() + 4.0
-        while time.monotonic() < stop_at:
-            await bruno.set_language(languages[flips % len(languages)])
-            flips += 1
+        flips = 80
+        started = time.monotonic()
+        for flip in range(flips):
+            await bruno.set_language(languages[flip % len(languages)])
             await asyncio.sleep(0.05)
+        flipping = time.monotonic() - started
         last = languages[(flips - 1) % len(languages)]
 
         # The last change wins, once the pace allows it.
@@ -88,9 +88,9 @@ async def test_it_opens_a_handful_of_sessions_for_a_listener_flipping_languages_
             timeout=LANGUAGE_CHANGE_SECONDS + 10,
         )
         opened = (await stats(stack))["total_connections"] - before
-        assert flips >= 60
-        # One change at once, one per interval while flipping, and the last one.
-        assert opened <= 5, opened
+        # The first change at once, one per interval while flipping, and the last one: a handful
+        # (3 or 4 when the flipping takes its 4 s), not one per flip.
+        assert opened <= 2 + flipping / LANGUAGE_CHANGE_SECONDS, (opened, flipping)
         assert not [m for m in bruno.heard.messages if m.get("code") == "rate_limited"]
 
 

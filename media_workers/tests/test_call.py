@@ -21,7 +21,7 @@ from media_workers import translation
 from media_workers.call import Call, plan_sessions
 from media_workers.call_client import ToneTrack, until
 from media_workers.fake_openai import FakeOpenAIServer
-from media_workers.peer import ParticipantInfo
+from media_workers.peer import Participant, ParticipantInfo
 from media_workers.registry import connect, key_prefix
 from media_workers.slots import OwnerSlots
 from media_workers.tests.test_translation import Listener
@@ -97,6 +97,12 @@ async def join(call: Call, info: ParticipantInfo, sdp: str) -> None:
     await call.join(info=info, reply_channel=f"page-{info.id}", sdp=sdp, sdp_type="offer")
 
 
+def remote_addresses(participant: Participant) -> list[str]:
+    """The remote candidates aiortc's ICE transport holds for this participant."""
+    transport = participant.pc.getTransceivers()[0].receiver.transport.transport
+    return [candidate.ip for candidate in transport.getRemoteCandidates()]
+
+
 def is_private(host: str) -> bool:
     try:
         return not ipaddress.ip_address(host).is_loopback
@@ -148,8 +154,7 @@ async def test_it_never_hands_aiortc_a_private_candidate_in_the_offer_or_trickle
         for host in ("192.168.7.8", "10.9.9.9"):
             candidate = {"candidate": f"candidate:7 1 udp 2122260223 {host} 50000 typ host", "sdpMid": "0"}
             await call.add_candidate("p1", candidate)
-        transport = call.participants["p1"].pc.getTransceivers()[0].receiver.transport.transport
-        remote = [c.ip for c in transport.getRemoteCandidates()]
+        remote = remote_addresses(call.participants["p1"])
     finally:
         await call.close()
     assert remote and all(ipaddress.ip_address(ip).is_loopback for ip in remote), remote
@@ -369,9 +374,8 @@ async def test_it_keeps_at_most_the_cap_of_candidates_trickled_after_the_offer(
                 "sdpMid": "0",
             }
             await call.add_candidate("p1", candidate)
-        transport = participant.pc.getTransceivers()[0].receiver.transport.transport
         assert 1 <= offered <= 3
-        assert len(transport.getRemoteCandidates()) == 3
+        assert len(remote_addresses(participant)) == 3
     finally:
         await call.close()
 

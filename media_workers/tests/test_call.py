@@ -343,6 +343,7 @@ async def test_the_worker_hangs_up_a_call_whose_room_was_closed_or_deleted(
         await join(call, person("ana", "es"), await make_offer(peers))
         await join(call, person("ben", "en"), await make_offer(peers))
         assert await until(lambda: len(fake.stats()["sessions"]) == 2, timeout=5)
+        opened = {s["id"] for s in fake.stats()["sessions"]}
         pcs = [p.pc for p in call.participants.values()]
 
         # Whatever the pages do: they may never send their `leave`.
@@ -350,7 +351,8 @@ async def test_the_worker_hangs_up_a_call_whose_room_was_closed_or_deleted(
 
         assert worker.calls == {}
         assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
-        assert fake.session_closes == 2
+        closed = {s["id"] for s in fake.stats()["ended_sessions"] if s["ended_by"] == "session.close"}
+        assert closed == opened
         assert call.participants == {} and all(pc.connectionState == "closed" for pc in pcs)
     finally:
         await call.close()

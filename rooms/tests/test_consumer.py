@@ -122,7 +122,7 @@ async def test_it_refuses_a_closed_room(people: People) -> None:
 
 async def test_it_ends_the_call_on_every_open_page_when_the_owner_deletes_the_room(people: People) -> None:
     room, _, member, _ = people
-    comm = communicator(room, member)
+    comm = await communicator(room, member)
     await comm.connect()
     assert (await receive(comm))["type"] == "hello"
     await database_sync_to_async(services.room_delete)(room=room)

@@ -313,6 +313,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             reply_channel=self.channel_name,
             sdp=message["sdp"],
             translation_blocked=blocked,
+            payer_id=membership.room.owner_id,
         )
         await self.channel_layer.send(worker.channel, join.to_dict())
 
@@ -430,7 +431,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def worker_error(self, event: dict[str, Any]) -> None:
         error = contract.from_dict(contract.WorkerError, event)
-        self.worker_channel = self.worker_id = None
+        if error.code != "join_in_progress":  # else the first offer is still being answered
+            self.worker_channel = self.worker_id = None
         await self._error(error.code, error.message, "offer")
 
     async def worker_replaced(self, event: dict[str, Any]) -> None:
@@ -444,9 +446,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     async def room_closed(self, event: dict[str, Any]) -> None:
-        """The owner closed the room: the call ends for everyone on its page."""
+        """The owner closed or deleted the room: the call ends for everyone on its page."""
         await self._leave_call()
-        await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", "The owner closed this room.")
+        await self._refuse(
+            CLOSE_ROOM_CLOSED, "room_closed", contract.from_dict(contract.RoomClosed, event).message
+        )
 
     async def access_check(self, event: dict[str, Any]) -> None:
         """Someone was removed from the room, or this user logged out or changed their password."""

@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from media_workers.registry import Registry, WorkerInfo
-from media_workers.shared.contract import Leave, TranslationBlocked
+from media_workers.shared.contract import EndCall, Leave, Message, TranslationBlocked
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ def send_translation_blocked(*, channel: str, room_id: str, reason: str | None) 
 
 
 def _room_worker_channel(room_id: str) -> str | None:
+    """The channel of the live media worker hosting the room's call, if one does."""
+
     async def find(registry: Registry) -> str | None:
         worker_id = await registry.room_worker_id(room_id)
         worker = None if worker_id is None else await registry.worker(worker_id)
@@ -88,16 +90,24 @@ def _room_worker_channel(room_id: str) -> str | None:
     return _with_registry(find)
 
 
-def tell_worker_participant_left(*, room_id: str, participant_id: str) -> bool:
-    """Make the room's media worker drop this participant's peer connection; False if none hosts it."""
+def _tell_worker(room_id: str, message: Message) -> bool:
+    """Send the media worker hosting the room's call a message; False if none hosts it."""
     channel = _room_worker_channel(room_id)
     if channel is None:
         return False
-    async_to_sync(get_channel_layer().send)(
-        channel, Leave(room_id=room_id, participant_id=participant_id).to_dict()
-    )
-    logger.info("room=%s participant=%s: told its worker they left", room_id, participant_id)
+    async_to_sync(get_channel_layer().send)(channel, message.to_dict())
     return True
+
+
+def tell_worker_participant_left(*, room_id: str, participant_id: str) -> bool:
+    """Make the room's media worker drop this participant's peer connection; False if none hosts it."""
+    told = _tell_worker(
+        room_id,
+        Leave(room_id=room_id, participant_id=participant_id),
+    )
+    if told:
+        logger.info("room=%s participant=%s: told its worker they left", room_id, participant_id)
+    return told
 
 
 def tell_room_translation_blocked(*, room_id: str, reason: str | None) -> bool:
@@ -107,6 +117,14 @@ def tell_room_translation_blocked(*, room_id: str, reason: str | None) -> bool:
         return False
     send_translation_blocked(channel=channel, room_id=room_id, reason=reason)
     return True
+
+
+def end_call(*, room_id: str) -> bool:
+    """Tell the media worker hosting the room to end its call now; False if none hosts it."""
+    told = _tell_worker(room_id, EndCall(room_id=room_id))
+    if told:
+        logger.info("room=%s: told its worker to end the call", room_id)
+    return told
 
 
 def rooms_without_live_worker(room_public_ids: list[str]) -> list[str]:

@@ -188,6 +188,8 @@ class Join(Message):
     sdp_type: str = "offer"
     # Why translation is off in this room (the owner's quota ran out), or None: it is on.
     translation_blocked: str | None = None
+    # Who pays for this participant's translations: the room's owner as they join.
+    payer_id: int | None = None
 
 
 @_message
@@ -246,6 +248,15 @@ class TranslationBlocked(Message):
     TYPE = "room.translation"
     room_id: str
     blocked: str | None
+
+
+@_message
+@dataclass(frozen=True)
+class EndCall(Message):
+    """The room was closed or deleted: drop everyone and end the call."""
+
+    TYPE = "room.end"
+    room_id: str
 
 
 # --- Worker -> one page's consumer ------------------------------------------------------------
@@ -331,7 +342,10 @@ class Roster(Message):
 @_message
 @dataclass(frozen=True)
 class RoomClosed(Message):
+    """The room was closed or deleted: every page leaves the call; `message` says why."""
+
     TYPE = "room.closed"
+    message: str
 
 
 @_message
@@ -354,6 +368,8 @@ class UsageReport:
     """A translation session's running totals (never increments: a repeat never double-counts)."""
 
     session_id: str
+    # The room's owner when the session started: charged whatever became of the room since.
+    payer_id: int | None
     room_id: str
     speaker_id: str
     language: str

@@ -22,6 +22,7 @@ def test_it_round_trips_every_message_type() -> None:
         contract.Leave(room_id="r", participant_id="1"),
         contract.RosterRequest(room_id="r", reply_channel="c"),
         contract.TranslationBlocked(room_id="r", blocked="quota"),
+        contract.EndCall(room_id="r"),
         contract.Answer(sdp="v=0", sdp_type="answer"),
         contract.WorkerError(code="bad_offer", message="no"),
         contract.Replaced(),
@@ -29,7 +30,7 @@ def test_it_round_trips_every_message_type() -> None:
         contract.TranslationStatus(speaker=None, language="es", status="off", detail="quota"),
         contract.Caption(speaker="1", name="Alice", language="es", kind="translation", text="hola"),
         contract.Roster(participants=[alice().public()], sessions=[contract.SessionInfo("1", "es")]),
-        contract.RoomClosed(),
+        contract.RoomClosed(message="The owner closed this room."),
         contract.AccessCheck(membership_id=7),
     ]
     assert {type(m) for m in samples} == set(contract.MESSAGES.values())
@@ -84,6 +85,7 @@ def test_it_refuses_a_message_that_does_not_fit(raw: dict[str, object], complain
 def test_it_refuses_a_usage_report_with_a_missing_field() -> None:
     report = UsageReport(
         session_id="s",
+        payer_id=3,
         room_id="r",
         speaker_id="1",
         language="es",

@@ -5,14 +5,17 @@ own language) there is exactly one translation session S -> L. Its output goes t
 listeners of language L, never back to S. Listeners who share S's language hear S's voice
 directly at full volume; everyone else hears it at their own original volume under the
 translation. With translation blocked (the owner's quota ran out) there are no sessions and
-everyone hears everyone untranslated.
+everyone hears everyone untranslated. A speaker muted for a while has no sessions (they are
+reopened when they unmute), and a call runs at most its limit of sessions: running ones keep
+their place, then those with the most listeners.
 
 `Call` (call.py) applies the difference between the plan and what runs; this module decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -49,6 +52,8 @@ class SourceKey:
 class Plan:
     # The translation sessions that should run.
     sessions: frozenset[SessionKey]
+    # Sessions the roster wants but the call's limit leaves out (their listeners are told why).
+    limited: frozenset[SessionKey]
     # Listener id -> the sources they hear and the gain of each (a source not listed: silent).
     sources: dict[str, dict[SourceKey, float]]
 
@@ -62,10 +67,34 @@ def hears_untranslated(listener: ParticipantInfo, speaker: ParticipantInfo, *, b
     return blocked or listener.hear == speaker.speak
 
 
-def plan(roster: Iterable[ParticipantInfo], *, translation_blocked: bool = False) -> Plan:
-    """The sessions and every listener's mix that this roster wants."""
+def rank_sessions(
+    wanted: Iterable[SessionKey], *, running: Iterable[SessionKey], listeners: dict[str, int], limit: int
+) -> set[SessionKey]:
+    """Which of the wanted sessions may run under the call's limit.
+
+    Running ones keep their place (no churn); then those with more listeners of their
+    language, then a fixed order, so the same roster always gives the same plan.
+    """
+    running = set(running)
+    ranked = sorted(wanted, key=lambda key: (key not in running, -listeners.get(key[1], 0), key))
+    return set(ranked[:limit])
+
+
+def plan(
+    roster: Iterable[ParticipantInfo],
+    *,
+    translation_blocked: bool = False,
+    paused: Collection[str] = (),
+    running: Iterable[SessionKey] = (),
+    limit: int | None = None,
+) -> Plan:
+    """The sessions and every listener's mix that this roster wants.
+
+    `paused`: speakers whose translations are closed (muted for a while); `running`: the
+    sessions that run now, which keep their place under `limit` (sessions per call, None: any).
+    """
     people = list(roster)
-    sessions: set[SessionKey] = set()
+    wanted: set[SessionKey] = set()
     sources: dict[str, dict[SourceKey, float]] = {}
     for listener in people:
         mix: dict[SourceKey, float] = {}
@@ -75,9 +104,14 @@ def plan(roster: Iterable[ParticipantInfo], *, translation_blocked: bool = False
             if hears_untranslated(listener, speaker, blocked=translation_blocked):
                 mix[SourceKey.original(speaker.id)] = 1.0
                 continue
-            sessions.add((speaker.id, listener.hear))
+            if speaker.id not in paused:
+                wanted.add((speaker.id, listener.hear))
             if listener.original_volume > 0:
                 mix[SourceKey.original(speaker.id)] = listener.original_volume
             mix[SourceKey.translation(speaker.id)] = listener.translation_volume
         sources[listener.id] = mix
-    return Plan(sessions=frozenset(sessions), sources=sources)
+    allowed = wanted
+    if limit is not None:
+        listeners = Counter(person.hear for person in people)
+        allowed = rank_sessions(wanted, running=running, listeners=listeners, limit=limit)
+    return Plan(sessions=frozenset(allowed), limited=frozenset(wanted - allowed), sources=sources)

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from media_workers.runtime.plan import SourceKey, plan
+from media_workers.runtime.plan import SourceKey, plan, rank_sessions
 from media_workers.shared.contract import ParticipantInfo
 
 ORIG, TRAN = SourceKey.original, SourceKey.translation
@@ -136,3 +136,67 @@ def test_it_names_a_source_by_its_kind_and_speaker() -> None:
     assert str(ORIG("7")) == "original:7"
     assert ORIG("7") != TRAN("7")
     assert plan([person("a", "en"), person("b", "es")]).languages_of("a") == ["es"]
+
+
+def test_it_closes_a_paused_speakers_sessions_but_keeps_what_others_hear() -> None:
+    a, b = person("a", "en"), person("b", "es")
+    result = plan([a, b], paused={"a"})
+    assert result.sessions == {("b", "en")}
+    assert result.sources["b"] == {ORIG("a"): 0.2, TRAN("a"): 1.0}
+
+
+@pytest.mark.parametrize(
+    ("running", "limit", "allowed"),
+    [
+        # The Spanish listeners outnumber the French one: a -> es wins the one place.
+        ((), 1, {("a", "es")}),
+        # A running session keeps its place over a more popular one.
+        ({("a", "fr")}, 1, {("a", "fr")}),
+        # Room for all eight.
+        (
+            (),
+            8,
+            {
+                ("a", "es"),
+                ("a", "fr"),
+                ("b", "en"),
+                ("b", "fr"),
+                ("c", "en"),
+                ("c", "fr"),
+                ("d", "en"),
+                ("d", "es"),
+            },
+        ),
+    ],
+)
+def test_it_runs_at_most_the_limit_keeping_running_sessions_first(
+    running: set[tuple[str, str]], limit: int, allowed: set[tuple[str, str]]
+) -> None:
+    roster = [person("a", "en"), person("b", "es"), person("c", "es"), person("d", "fr")]
+    result = plan(roster, running=running, limit=limit)
+    assert result.sessions == allowed
+    assert result.limited == plan(roster).sessions - allowed
+
+
+@pytest.mark.parametrize(
+    ("wanted", "running", "listeners", "limit", "plan"),
+    [
+        # Under the limit: all of them.
+        ({("a", "es"), ("b", "en")}, set(), {"es": 1, "en": 1}, 4, {("a", "es"), ("b", "en")}),
+        # Running sessions keep their place over new ones.
+        ({("a", "es"), ("b", "fr")}, {("b", "fr")}, {"es": 3, "fr": 1}, 1, {("b", "fr")}),
+        # Then those more people listen to.
+        ({("a", "es"), ("a", "fr")}, set(), {"es": 1, "fr": 2}, 1, {("a", "fr")}),
+        # Then a fixed order.
+        ({("b", "es"), ("a", "es")}, set(), {"es": 1}, 1, {("a", "es")}),
+        ({("a", "es")}, set(), {"es": 1}, 0, set()),
+    ],
+)
+def test_it_plans_which_translations_run_under_the_limit(
+    wanted: set[tuple[str, str]],
+    running: set[tuple[str, str]],
+    listeners: dict[str, int],
+    limit: int,
+    plan: set[tuple[str, str]],
+) -> None:
+    assert rank_sessions(wanted, running=running, listeners=listeners, limit=limit) == plan

@@ -27,27 +27,7 @@ from media_workers.translation import (
     next_month_start,
     rotation_delay,
 )
-
-
-class Listener:
-    """Collects what a session hands the call."""
-
-    def __init__(self) -> None:
-        self.audio = bytearray()
-        # Each output delta as it arrived: one engine frame (or the flushed part of one).
-        self.deltas: list[bytes] = []
-        self.transcripts: list[tuple[str, str]] = []
-        self.statuses: list[str] = []
-
-    def on_translated_audio(self, session: TranslationSession, pcm: bytes) -> None:
-        self.audio += pcm
-        self.deltas.append(pcm)
-
-    def on_transcript(self, session: TranslationSession, *, kind: str, text: str) -> None:
-        self.transcripts.append((kind, text))
-
-    def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None:
-        self.statuses.append(status)
+from tests.support.worker import Listener
 
 
 def session_for(base_url: str, listener: Listener, **options: Any) -> TranslationSession:

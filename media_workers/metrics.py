@@ -85,6 +85,11 @@ class WorkerCollector(Collector):
             value=RETIRED.frames_out + sum(p.track.frames_sent for p in participants),
         )
         yield CounterMetricFamily(
+            "translate_worker_audio_frames_late",
+            "Audio frames sent to browsers more than a frame (20 ms) late.",
+            value=RETIRED.frames_late + sum(p.track.late_frames for p in participants),
+        )
+        yield CounterMetricFamily(
             "translate_worker_playout_underruns",
             "Times a playout buffer ran dry in the middle of a frame.",
             value=RETIRED.underruns + sum(b.underruns for b in buffers),

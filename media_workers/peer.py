@@ -189,6 +189,9 @@ class Participant:
             self._reader.cancel()
         self.track.stop()
         counters.retire_peer(
-            frames_in=self.frames_in, frames_out=self.track.frames_sent, buffers=self.buffers.values()
+            frames_in=self.frames_in,
+            frames_out=self.track.frames_sent,
+            frames_late=self.track.late_frames,
+            buffers=self.buffers.values(),
         )
         await self.pc.close()

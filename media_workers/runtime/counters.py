@@ -46,6 +46,7 @@ class Retired:
 
     frames_in: int = 0
     frames_out: int = 0
+    frames_late: int = 0
     underruns: int = 0
     overrun_samples: int = 0
 
@@ -58,9 +59,12 @@ def retire_buffer(buffer: PlayoutBuffer) -> None:
     RETIRED.overrun_samples += buffer.overrun_samples
 
 
-def retire_peer(*, frames_in: int, frames_out: int, buffers: Iterable[PlayoutBuffer]) -> None:
+def retire_peer(
+    *, frames_in: int, frames_out: int, frames_late: int, buffers: Iterable[PlayoutBuffer]
+) -> None:
     """Called once, when a participant closes (after its track stopped counting)."""
     RETIRED.frames_in += frames_in
     RETIRED.frames_out += frames_out
+    RETIRED.frames_late += frames_late
     for buffer in buffers:
         retire_buffer(buffer)

@@ -82,6 +82,7 @@ async def test_it_counts_a_call_in_the_worker_and_web_metrics(metrics_stack: tup
         assert value(text, "translate_worker_audio_frames_in_total") > 0
         assert value(text, "translate_worker_audio_frames_out_total") > 0
         for name in (
+            "translate_worker_audio_frames_late_total",
             "translate_worker_playout_underruns_total",
             "translate_worker_playout_overrun_samples_total",
             "translate_worker_openai_errors_total",

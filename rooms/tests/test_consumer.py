@@ -21,7 +21,8 @@ from django.contrib.auth import get_user_model
 from rooms import services
 from rooms.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from rooms.models import Membership, Room
-from rooms.tests.conftest import announce_worker, retire_worker, room_socket
+from tests.support.people import room_socket
+from tests.support.standin import announce_worker, retire_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,8 +17,9 @@ from django.test import Client, override_settings
 
 from rooms.models import CallParticipation, Room
 from rooms.selectors import translation_block_reason
-from rooms.tests.conftest import announce_worker, retire_worker, room_socket
-from rooms.tests.test_usage import make_report, record
+from tests.support.people import room_socket
+from tests.support.standin import announce_worker, retire_worker
+from tests.support.usage import make_report, record
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 

@@ -14,8 +14,8 @@ from django.test import override_settings
 from media_workers.shared.contract import TranslationBlocked
 from rooms import selectors, services, tasks
 from rooms.models import Room
-from rooms.tests.test_tasks import host, receive, worker  # noqa: F401 (a fixture)
-from rooms.tests.test_usage import make_report, record
+from tests.support.standin import host, receive
+from tests.support.usage import make_report, record
 
 
 def refresh(layer: Any, channel: str) -> dict[str, str | None]:
@@ -30,7 +30,7 @@ def test_it_blocks_every_live_room_of_an_owner_over_quota(
     room: Room,
     owner: AbstractUser,
     outsider: AbstractUser,
-    worker: tuple[Any, str, str],  # noqa: F811
+    worker: tuple[Any, str, str],
 ) -> None:
     layer, channel, _ = worker
     owner.profile.monthly_minutes_quota = 2
@@ -54,7 +54,7 @@ def test_it_blocks_every_live_room_of_an_owner_over_quota(
 def test_it_lifts_the_block_when_the_quota_is_raised(
     room: Room,
     owner: AbstractUser,
-    worker: tuple[Any, str, str],  # noqa: F811
+    worker: tuple[Any, str, str],
 ) -> None:
     layer, channel, _ = worker
     owner.profile.monthly_minutes_quota = 2
@@ -73,7 +73,7 @@ def test_it_lifts_the_block_when_the_quota_is_raised(
 def test_it_lifts_the_block_in_a_new_month(
     room: Room,
     owner: AbstractUser,
-    worker: tuple[Any, str, str],  # noqa: F811
+    worker: tuple[Any, str, str],
 ) -> None:
     layer, channel, _ = worker
     host(room)

@@ -20,7 +20,7 @@ from media_workers.fake_openai import TONE_FACTORS
 from media_workers.stack import Stack
 from rooms import live, services
 from rooms.models import Room, TranslationUsage
-from rooms.tests.test_usage import make_report, record
+from tests.support.usage import make_report, record
 
 from .conftest import Person, database_url, make_room
 from .test_call import HEARS, participant, share

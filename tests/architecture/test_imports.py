@@ -112,3 +112,17 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("aiortc", 
         check=True,
     )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_it_keeps_each_suites_conftest_and_tests_to_itself() -> None:
+    modules = project_modules()
+    borrowed = []
+    for name, path in modules.items():
+        if ".tests" not in f".{name}" and not name.startswith("tests."):
+            continue
+        for target in imports_of(name, path, modules):
+            last = target.rpartition(".")[2]
+            if last == "conftest" or last.startswith("test_"):
+                borrowed.append(f"{name} imports {target}")
+    # tests/support is the one place for helpers every suite shares.
+    assert borrowed == []

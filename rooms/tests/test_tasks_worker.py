@@ -11,7 +11,7 @@ from django.db import close_old_connections
 from media_workers.stack import Stack
 from media_workers.usage import send_to_celery
 from rooms.models import Room, TranslationUsage
-from tests.e2e.conftest import database_url
+from tests.support.stack import database_url
 from tests.support.usage import make_report
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -115,14 +115,16 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("aiortc", 
 
 
 def test_it_keeps_each_suites_conftest_and_tests_to_itself() -> None:
+    """No test module imports another test module, nor another suite's conftest."""
     modules = project_modules()
     borrowed = []
     for name, path in modules.items():
         if ".tests" not in f".{name}" and not name.startswith("tests."):
             continue
+        suite = name.rpartition(".")[0]
         for target in imports_of(name, path, modules):
-            last = target.rpartition(".")[2]
-            if last == "conftest" or last.startswith("test_"):
+            package, _, last = target.rpartition(".")
+            if last.startswith("test_") or (last == "conftest" and package != suite):
                 borrowed.append(f"{name} imports {target}")
-    # tests/support is the one place for helpers every suite shares.
+    # A suite's helpers live in its own conftest; what several suites share, in tests/support.
     assert borrowed == []

@@ -12,7 +12,8 @@ from playwright.sync_api import Page, expect
 
 from media_workers.fake_openai import TONE_FACTORS
 from media_workers.stack import Stack
-from tests.e2e.conftest import PASSWORD, Person, make_room
+from tests.support.people import PASSWORD, Person
+from tests.support.rooms import make_room
 
 from .conftest import (
     ABSENT,

@@ -17,9 +17,9 @@ from media_workers.call_client import CallClient, until
 from media_workers.fake_openai import TONE_FACTORS
 from media_workers.stack import Stack
 from rooms.models import Membership
-
-from .conftest import HEARS, Person, make_room, participant, share
-from .test_metering import eventually, open_sessions
+from tests.support.calls import HEARS, eventually, open_sessions, participant, share
+from tests.support.people import Person
+from tests.support.rooms import make_room
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -14,7 +14,9 @@ import pytest
 from media_workers.call_client import CallClient, HttpSession, ToneTrack
 from media_workers.metrics import parse_ports
 from media_workers.stack import Stack, free_port
-from tests.e2e.conftest import PASSWORD, Person, database_url, make_room
+from tests.support.people import PASSWORD, Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
 
 ALICE = Person("alice@example.com", "Alice", "en")
 BRUNO = Person("bruno@example.com", "Bruno", "es")
@@ -23,11 +25,8 @@ BRUNO = Person("bruno@example.com", "Bruno", "es")
 @pytest.fixture(scope="module")
 def metrics_stack(django_db_setup: None) -> Iterator[tuple[Stack, int]]:
     port = free_port()
-    running = Stack(database_url=database_url(), extra_env={"MEDIA_WORKER_METRICS_PORT": str(port)}).start()
-    try:
+    with running_stack(extra_env={"MEDIA_WORKER_METRICS_PORT": str(port)}) as running:
         yield running, port
-    finally:
-        running.stop()
 
 
 def fetch(url: str) -> str:

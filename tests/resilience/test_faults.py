@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,10 @@ from media_workers.call_client import CallClient, until
 from media_workers.dsp import SAMPLE_RATE, band_energy
 from media_workers.fake_openai import TONE_FACTORS
 from media_workers.stack import ROOT, Stack, free_port, wait_until
-from tests.e2e.conftest import HEARS, Person, database_url, make_room, participant, share
+from tests.support.calls import HEARS, participant, share
+from tests.support.people import Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.resilience, pytest.mark.django_db(transaction=True)]
 
@@ -70,16 +73,12 @@ def errors(client: CallClient) -> list[str]:
 
 @pytest.fixture
 def make_stack(django_db_setup: None) -> Iterator[StackFactory]:
-    stacks: list[Stack] = []
+    with ExitStack() as stacks:
 
-    def start(**options: Any) -> Stack:
-        stack = Stack(database_url=database_url(), fake_mode="tone", **options)
-        stacks.append(stack)
-        return stack.start()
+        def start(**options: Any) -> Stack:
+            return stacks.enter_context(running_stack(fake_mode="tone", **options))
 
-    yield start
-    for stack in stacks:
-        stack.stop()
+        yield start
 
 
 @asynccontextmanager

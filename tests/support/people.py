@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
@@ -45,3 +47,22 @@ def room_socket(
     if user.is_authenticated:
         comm.scope["session"] = logged_in_session(user)
     return comm
+
+
+@dataclass
+class Person:
+    email: str
+    name: str
+    language: str
+
+
+def user_for(person: Person) -> AbstractUser:
+    """`person` as a user who can log in with PASSWORD."""
+    user = get_user_model().objects.create_user(username=person.email, email=person.email, password=PASSWORD)
+    services.profile_update(
+        profile=user.profile,
+        display_name=person.name,
+        hear_language=person.language,
+        speak_language=person.language,
+    )
+    return user

@@ -347,9 +347,8 @@ class Call:
                     "at once: this one starts when a place is free."
                 ),
             )
-            for listener in self.participants.values():
-                if listener.id != speaker_id and listener.info.hear == language:
-                    self.outbox.send(listener.reply_channel, message)
+            for listener in self._listeners_of(speaker_id, language):
+                self.outbox.send(listener.reply_channel, message)
         self.limited = limited
 
     def roster(self) -> contract.Roster:
@@ -385,11 +384,11 @@ class Call:
                     session.feed(message, len(chunk), speech)
 
     def _listeners(self, session: TranslationSession) -> list[Participant]:
-        return [
-            p
-            for p in self.participants.values()
-            if p.id != session.speaker_id and p.info.hear == session.language
-        ]
+        return self._listeners_of(session.speaker_id, session.language)
+
+    def _listeners_of(self, speaker_id: str, language: str) -> list[Participant]:
+        """Who hears `speaker_id` in `language`: the listeners of that language but the speaker."""
+        return [p for p in self.participants.values() if p.id != speaker_id and p.info.hear == language]
 
     # --- TranslationSession listener ---------------------------------------------------------
 
@@ -418,9 +417,8 @@ class Call:
             and session.language == speaker.session_languages[0]
         ):
             same = dataclasses.replace(message, language=speaker.info.speak)
-            for listener in self.participants.values():
-                if listener is not speaker and listener.info.hear == speaker.info.speak:
-                    self.outbox.send(listener.reply_channel, same)
+            for listener in self._listeners_of(speaker.id, speaker.info.speak):
+                self.outbox.send(listener.reply_channel, same)
 
     def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None:
         logger.info("room=%s %r: %s %s", self.room_id, session, status, detail)

@@ -19,6 +19,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
+from media_workers.registry import Registry
 from rooms import services
 from rooms.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from rooms.models import Membership, Room
@@ -241,3 +242,67 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
         leave = await layer.receive(worker_channel)
         assert leave["type"] == "participant.leave"
         await retire_worker("test-worker")
+
+
+async def worker_receives(layer: Any, worker_channel: str, kind: str) -> dict[str, Any]:
+    """The next message of type `kind` the stand-in worker gets (roster requests skipped)."""
+    while (message := await layer.receive(worker_channel))["type"] == "room.roster":
+        pass
+    assert message["type"] == kind, message
+    return message  # type: ignore[no-any-return]
+
+
+async def joined(comm: WebsocketCommunicator, layer: Any, worker_channel: str) -> None:
+    await comm.connect()
+    await receive(comm)
+    await comm.send_to(text_data=json.dumps({"type": "offer", "sdp": SDP}))
+    await worker_receives(layer, worker_channel, "participant.join")
+
+
+async def test_it_moves_the_whole_call_as_soon_as_a_late_worker_does_not_answer_a_ping(
+    people: People, settings: Any
+) -> None:
+    settings.MEDIA_WORKER_HEARTBEAT_SECONDS = 0.2
+    settings.WORKER_WATCH_SECONDS = 0.1
+    settings.WORKER_PING_TIMEOUT = 0.3
+    room, owner, member, _ = people
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    worker_channel = await layer.new_channel(prefix="mediaworker")
+    # Its heartbeat would keep it registered for a minute: only the unanswered ping says it's dead.
+    await announce_worker("silent-worker", channel=worker_channel, ttl=60)
+    first, second = communicator(room, member), communicator(room, owner)
+    try:
+        await joined(first, layer, worker_channel)
+        await joined(second, layer, worker_channel)
+        for comm in (first, second):
+            message = await receive(comm)
+            assert message["type"] == "reconnect" and message["reason"] == "worker_lost", message
+        await worker_receives(layer, worker_channel, "worker.ping")
+        assert await Registry().room_worker_id(room.public_id) is None
+    finally:
+        await first.disconnect()
+        await second.disconnect()
+        await retire_worker("silent-worker")
+
+
+async def test_it_keeps_the_call_on_a_late_worker_that_answers_its_ping(
+    people: People, settings: Any
+) -> None:
+    settings.MEDIA_WORKER_HEARTBEAT_SECONDS = 0.2
+    settings.WORKER_WATCH_SECONDS = 0.1
+    settings.WORKER_PING_TIMEOUT = 0.5
+    room, _, member, _ = people
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    worker_channel = await layer.new_channel(prefix="mediaworker")
+    await announce_worker("slow-worker", channel=worker_channel, ttl=60)
+    comm = communicator(room, member)
+    try:
+        await joined(comm, layer, worker_channel)
+        for _ in range(3):
+            ping = await worker_receives(layer, worker_channel, "worker.ping")
+            await layer.send(ping["reply_channel"], {"type": "worker.pong", "worker_id": "slow-worker"})
+        assert await comm.receive_nothing(timeout=0.5)
+        assert await Registry().room_worker_id(room.public_id) == "slow-worker"
+    finally:
+        await comm.disconnect()
+        await retire_worker("slow-worker")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from django.db import close_old_connections
 
 from media_workers.call_client import CallClient, until
@@ -69,7 +70,7 @@ async def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
     """Like `until`, for checks that block (the database, HTTP): run off the event loop."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await asyncio.to_thread(check):
+        if await database_sync_to_async(check)():
             return True
         await asyncio.sleep(0.2)
     return False
@@ -80,8 +81,8 @@ def open_sessions(stack: Stack) -> list[dict[str, Any]]:
 
 
 async def test_it_does_not_translate_a_call_whose_owner_is_at_quota(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
-    await asyncio.to_thread(set_quota, room, 1, 60.0)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
+    await database_sync_to_async(set_quota)(room, 1, 60.0)
     connections_before = json.loads(await asyncio.to_thread(stack.fake_control, "stats"))["total_connections"]
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
@@ -101,9 +102,9 @@ async def test_it_does_not_translate_a_call_whose_owner_is_at_quota(stack: Stack
 
 
 async def test_it_stops_translation_mid_call_when_the_quota_runs_out(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     # 50 of 60 seconds used: the call's two translations take the owner over in about 5 s.
-    await asyncio.to_thread(set_quota, room, 1, 50.0)
+    await database_sync_to_async(set_quota)(room, 1, 50.0)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -118,7 +119,7 @@ async def test_it_stops_translation_mid_call_when_the_quota_runs_out(stack: Stac
 
 
 async def test_it_loses_at_most_one_report_interval_when_the_worker_dies(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -137,8 +138,9 @@ async def test_it_loses_at_most_one_report_interval_when_the_worker_dies(stack: 
             return len(rows) == 2 and all(row.seconds_sent >= expected for row in rows)
 
         assert await eventually(both_metered), [
-            (row.language, row.seconds_sent, in_call) for row in await asyncio.to_thread(usage_rows, room)
+            (row.language, row.seconds_sent, in_call)
+            for row in await database_sync_to_async(usage_rows)(room)
         ]
-        rows = await asyncio.to_thread(usage_rows, room)
+        rows = await database_sync_to_async(usage_rows)(room)
         assert {row.language for row in rows} == {"en", "es"}
         assert all(row.owner_id == room.owner_id and row.final is False for row in rows)

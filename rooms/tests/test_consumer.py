@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -259,50 +260,67 @@ async def joined(comm: WebsocketCommunicator, layer: Any, worker_channel: str) -
     await worker_receives(layer, worker_channel, "participant.join")
 
 
-async def test_it_moves_the_whole_call_as_soon_as_a_late_worker_does_not_answer_a_ping(
-    people: People, settings: Any
-) -> None:
-    settings.MEDIA_WORKER_HEARTBEAT_SECONDS = 0.2
-    settings.WORKER_WATCH_SECONDS = 0.1
-    settings.WORKER_PING_TIMEOUT = 0.3
-    room, owner, member, _ = people
-    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-    worker_channel = await layer.new_channel(prefix="mediaworker")
-    # Its heartbeat would keep it registered for a minute: only the unanswered ping says it's dead.
-    await announce_worker("silent-worker", channel=worker_channel, ttl=60)
-    first, second = communicator(room, member), communicator(room, owner)
-    try:
-        await joined(first, layer, worker_channel)
-        await joined(second, layer, worker_channel)
-        for comm in (first, second):
-            message = await receive(comm)
-            assert message["type"] == "reconnect" and message["reason"] == "worker_lost", message
-        await worker_receives(layer, worker_channel, "worker.ping")
-        assert await Registry().room_worker_id(room.public_id) is None
-    finally:
-        await first.disconnect()
-        await second.disconnect()
-        await retire_worker("silent-worker")
+@dataclass
+class LateWorker:
+    """A stand-in media worker whose last heartbeat is getting old (beats every 0.2 s expected)."""
+
+    layer: Any
+    channel: str
+    id: str = "late-worker"
 
 
-async def test_it_keeps_the_call_on_a_late_worker_that_answers_its_ping(
-    people: People, settings: Any
-) -> None:
+@pytest.fixture
+async def late_worker(settings: Any) -> AsyncIterator[LateWorker]:
     settings.MEDIA_WORKER_HEARTBEAT_SECONDS = 0.2
     settings.WORKER_WATCH_SECONDS = 0.1
     settings.WORKER_PING_TIMEOUT = 0.5
-    room, _, member, _ = people
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-    worker_channel = await layer.new_channel(prefix="mediaworker")
-    await announce_worker("slow-worker", channel=worker_channel, ttl=60)
+    worker = LateWorker(layer=layer, channel=await layer.new_channel(prefix="mediaworker"))
+    # Registered for a minute: only whether it answers a ping can tell that it is dead.
+    await announce_worker(worker.id, channel=worker.channel, ttl=60)
+    yield worker
+    await retire_worker(worker.id)
+
+
+async def room_worker_id(room: Room) -> str | None:
+    registry = Registry()
+    try:
+        return await registry.room_worker_id(room.public_id)
+    finally:
+        await registry.close()
+
+
+async def test_it_moves_the_whole_call_as_soon_as_a_late_worker_does_not_answer_a_ping(
+    people: People, late_worker: LateWorker
+) -> None:
+    room, owner, member, _ = people
+    first, second = communicator(room, member), communicator(room, owner)
+    try:
+        await joined(first, late_worker.layer, late_worker.channel)
+        await joined(second, late_worker.layer, late_worker.channel)
+        for comm in (first, second):
+            message = await receive(comm)
+            assert message["type"] == "reconnect" and message["reason"] == "worker_lost", message
+        await worker_receives(late_worker.layer, late_worker.channel, "worker.ping")
+        assert await room_worker_id(room) is None
+    finally:
+        await first.disconnect()
+        await second.disconnect()
+
+
+async def test_it_keeps_the_call_on_a_late_worker_that_answers_its_ping(
+    people: People, late_worker: LateWorker
+) -> None:
+    room, _, member, _ = people
     comm = communicator(room, member)
     try:
-        await joined(comm, layer, worker_channel)
+        await joined(comm, late_worker.layer, late_worker.channel)
         for _ in range(3):
-            ping = await worker_receives(layer, worker_channel, "worker.ping")
-            await layer.send(ping["reply_channel"], {"type": "worker.pong", "worker_id": "slow-worker"})
+            ping = await worker_receives(late_worker.layer, late_worker.channel, "worker.ping")
+            await late_worker.layer.send(
+                ping["reply_channel"], {"type": "worker.pong", "worker_id": late_worker.id}
+            )
         assert await comm.receive_nothing(timeout=0.5)
-        assert await Registry().room_worker_id(room.public_id) == "slow-worker"
+        assert await room_worker_id(room) == late_worker.id
     finally:
         await comm.disconnect()
-        await retire_worker("slow-worker")

@@ -23,7 +23,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ALICE = Person("alice@example.com", "Alice", "en")
 BRUNO = Person("bruno@example.com", "Bruno", "es")
-SECRET = "relay-test-secret"
 
 # Every RTCPeerConnection the page makes takes relay candidates only, whatever the page asks.
 RELAY_ONLY_JS = """
@@ -55,20 +54,11 @@ async () => {
 
 
 @pytest.fixture(scope="module")
-def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
-    running = Coturn(secret=SECRET).start(tmp_path_factory.mktemp("coturn"))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(django_db_setup: None, coturn: Coturn) -> Iterator[Stack]:
     running = Stack(
         database_url=database_url(),
         fake_mode="tone",
-        extra_env={"TURN_URLS": coturn.url, "TURN_SECRET": SECRET, "TURN_TTL_SECONDS": "600"},
+        extra_env={"TURN_URLS": coturn.url, "TURN_SECRET": coturn.secret, "TURN_TTL_SECONDS": "600"},
     ).start()
     try:
         yield running

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -20,19 +20,9 @@ from aioice.turn import TurnClientUdpProtocol
 from media_workers.ice import turn_credentials
 from media_workers.stack import Coturn
 
-SECRET = "coturn-test-secret"
 CHANNEL = 0x4000
 # REQUESTED-TRANSPORT values (RFC 8656): the protocol number in the first byte.
 TCP_TRANSPORT = 0x06000000
-
-
-@pytest.fixture(scope="module")
-def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
-    running = Coturn(secret=SECRET).start(tmp_path_factory.mktemp("coturn"))
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @asynccontextmanager
@@ -80,7 +70,7 @@ async def test_it_relays_to_the_media_worker_with_the_web_tiers_credentials(cotu
     worker = echo.get_extra_info("sockname")
     inbox = Inbox()
     try:
-        async with turn_client(coturn, *turn_credentials(secret=SECRET, user_id=7, ttl=600)) as client:
+        async with turn_client(coturn, *turn_credentials(secret=coturn.secret, user_id=7, ttl=600)) as client:
             relayed = await client.connect()
             assert relayed[0] == "127.0.0.1"
             client.receiver = inbox
@@ -91,7 +81,7 @@ async def test_it_relays_to_the_media_worker_with_the_web_tiers_credentials(cotu
 
 
 async def test_it_refuses_an_expired_credential(coturn: Coturn) -> None:
-    expired = turn_credentials(secret=SECRET, user_id=7, ttl=60, now=time.time() - 3600)
+    expired = turn_credentials(secret=coturn.secret, user_id=7, ttl=60, now=time.time() - 3600)
     async with turn_client(coturn, *expired) as client:
         with pytest.raises(stun.TransactionFailed) as refused:
             await client.connect()
@@ -99,7 +89,7 @@ async def test_it_refuses_an_expired_credential(coturn: Coturn) -> None:
 
 
 async def test_it_refuses_a_forged_credential(coturn: Coturn) -> None:
-    username, _ = turn_credentials(secret=SECRET, user_id=7, ttl=600)
+    username, _ = turn_credentials(secret=coturn.secret, user_id=7, ttl=600)
     _, forged = turn_credentials(secret="guessed-secret", user_id=7, ttl=600)
     async with turn_client(coturn, username, forged) as client:
         with pytest.raises(stun.TransactionFailed) as refused:
@@ -121,7 +111,7 @@ async def test_it_refuses_a_forged_credential(coturn: Coturn) -> None:
     ],
 )
 async def test_it_refuses_to_relay_to_any_address_but_the_media_workers(coturn: Coturn, peer: str) -> None:
-    async with turn_client(coturn, *turn_credentials(secret=SECRET, user_id=7, ttl=600)) as client:
+    async with turn_client(coturn, *turn_credentials(secret=coturn.secret, user_id=7, ttl=600)) as client:
         await client.connect()
         with pytest.raises(stun.TransactionFailed) as refused:
             await client.channel_bind(CHANNEL, (peer, 9))
@@ -129,7 +119,7 @@ async def test_it_refuses_to_relay_to_any_address_but_the_media_workers(coturn: 
 
 
 async def test_it_refuses_tcp_relays(coturn: Coturn) -> None:
-    async with turn_client(coturn, *turn_credentials(secret=SECRET, user_id=7, ttl=600)) as client:
+    async with turn_client(coturn, *turn_credentials(secret=coturn.secret, user_id=7, ttl=600)) as client:
         request = stun.Message(message_method=stun.Method.ALLOCATE, message_class=stun.Class.REQUEST)
         request.attributes["REQUESTED-TRANSPORT"] = TCP_TRANSPORT
         with pytest.raises(stun.TransactionFailed) as refused:
@@ -140,6 +130,6 @@ async def test_it_refuses_tcp_relays(coturn: Coturn) -> None:
 def test_it_runs_the_compose_files_flags(coturn: Coturn, tmp_path: Path) -> None:
     command = coturn.command(tmp_path)
     for flag in ("--use-auth-secret", "--no-tcp-relay", "--denied-peer-ip=0.0.0.0-255.255.255.255",
-                 "--allowed-peer-ip=127.0.0.1", f"--static-auth-secret={SECRET}"):  # fmt: skip
+                 "--allowed-peer-ip=127.0.0.1", f"--static-auth-secret={coturn.secret}"):  # fmt: skip
         assert flag in command
     assert any(flag.startswith("--max-bps=") for flag in command)

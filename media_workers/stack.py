@@ -143,9 +143,15 @@ class Stack:
                 "translator_site.asgi:application",
             ],
         )
-        wait_until(lambda: self.fake_control("stats") != "", 20, "fake OpenAI")
-        wait_until(self._web_ready, 30, "web (daphne)")
-        wait_until(lambda: len(self.live_workers()) >= self.workers, 30, "media workers")
+        try:
+            wait_until(lambda: self.fake_control("stats") != "", 20, "fake OpenAI")
+            wait_until(self._web_ready, 30, "web (daphne)")
+            wait_until(lambda: len(self.live_workers()) >= self.workers, 30, "media workers")
+        except TimeoutError:
+            # Nobody will stop a stack that never started: its workers would stay registered
+            # and take later tests' rooms.
+            self.stop()
+            raise
         return self
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:

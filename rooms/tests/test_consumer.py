@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -240,28 +240,40 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
         await retire_worker("test-worker")
 
 
-async def worker_receives(layer: Any, worker_channel: str, kind: str) -> dict[str, Any]:
-    """The next message of type `kind` the stand-in worker gets (roster requests skipped)."""
-    while (message := await layer.receive(worker_channel))["type"] == "room.roster":
-        pass
-    assert message["type"] == kind, message
-    return message  # type: ignore[no-any-return]
-
-
-async def joined(comm: WebsocketCommunicator, layer: Any, worker_channel: str) -> None:
-    await comm.connect()
-    await receive(comm)
-    await comm.send_to(text_data=json.dumps({"type": "offer", "sdp": SDP}))
-    await worker_receives(layer, worker_channel, "participant.join")
-
-
 @dataclass
 class LateWorker:
-    """A stand-in media worker whose last heartbeat is getting old (beats every 0.2 s expected)."""
+    """A stand-in media worker whose last heartbeat gets old at once (0.2 s beats expected). It
+    reads its channel in a task of its own, answers pings while `answering`, and queues the rest."""
 
     layer: Any
     channel: str
     id: str = "late-worker"
+    answering: bool = True
+    pings: int = 0
+    inbox: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+
+    async def run(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel)
+            if message["type"] == "worker.ping":
+                self.pings += 1
+                if self.answering:
+                    await self.layer.send(
+                        message["reply_channel"], {"type": "worker.pong", "worker_id": self.id}
+                    )
+            elif message["type"] != "room.roster":
+                await self.inbox.put(message)
+
+    async def receives(self, kind: str) -> dict[str, Any]:
+        message = await asyncio.wait_for(self.inbox.get(), 5)
+        assert message["type"] == kind, message
+        return message
+
+    async def join(self, comm: WebsocketCommunicator) -> None:
+        await comm.connect()
+        await receive(comm)
+        await comm.send_to(text_data=json.dumps({"type": "offer", "sdp": SDP}))
+        await self.receives("participant.join")
 
 
 @pytest.fixture
@@ -273,7 +285,9 @@ async def late_worker(settings: Any) -> AsyncIterator[LateWorker]:
     worker = LateWorker(layer=layer, channel=await layer.new_channel(prefix="mediaworker"))
     # Registered for a minute: only whether it answers a ping can tell that it is dead.
     await announce_worker(worker.id, channel=worker.channel, ttl=60)
+    reader = asyncio.create_task(worker.run())
     yield worker
+    reader.cancel()
     await retire_worker(worker.id)
 
 
@@ -289,14 +303,15 @@ async def test_it_moves_the_whole_call_as_soon_as_a_late_worker_does_not_answer_
     people: People, late_worker: LateWorker
 ) -> None:
     room, owner, member, _ = people
-    first, second = communicator(room, member), communicator(room, owner)
+    first, second = await communicator(room, member), await communicator(room, owner)
     try:
-        await joined(first, late_worker.layer, late_worker.channel)
-        await joined(second, late_worker.layer, late_worker.channel)
+        await late_worker.join(first)
+        await late_worker.join(second)
+        late_worker.answering = False
         for comm in (first, second):
             message = await receive(comm)
             assert message["type"] == "reconnect" and message["reason"] == "worker_lost", message
-        await worker_receives(late_worker.layer, late_worker.channel, "worker.ping")
+        assert late_worker.pings > 0
         assert await room_worker_id(room) is None
     finally:
         await first.disconnect()
@@ -307,14 +322,14 @@ async def test_it_keeps_the_call_on_a_late_worker_that_answers_its_ping(
     people: People, late_worker: LateWorker
 ) -> None:
     room, _, member, _ = people
-    comm = communicator(room, member)
+    comm = await communicator(room, member)
     try:
-        await joined(comm, late_worker.layer, late_worker.channel)
-        for _ in range(3):
-            ping = await worker_receives(late_worker.layer, late_worker.channel, "worker.ping")
-            await late_worker.layer.send(
-                ping["reply_channel"], {"type": "worker.pong", "worker_id": late_worker.id}
-            )
+        await late_worker.join(comm)
+        for _ in range(50):
+            if late_worker.pings >= 3:
+                break
+            assert await comm.receive_nothing(timeout=0.2)
+        assert late_worker.pings >= 3
         assert await comm.receive_nothing(timeout=0.5)
         assert await room_worker_id(room) == late_worker.id
     finally:

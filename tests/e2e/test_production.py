@@ -27,7 +27,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from media_workers import compose
 from media_workers.call_client import CallClient, HttpSession, ToneTrack, until
@@ -242,6 +244,8 @@ def sign_up_and_make_a_room(site: Production) -> tuple[HttpSession, str]:
 
 async def test_it_runs_a_translated_call_on_the_production_configuration(production: Production) -> None:
     alice_http, invite = await asyncio.to_thread(sign_up_and_make_a_room, production)
+    # The processes use this test run's database, not one of their own.
+    assert await database_sync_to_async(get_user_model().objects.filter(email="alice@example.com").exists)()
     bruno_http = HttpSession(production.base_url, forwarded_for="198.51.100.20")
     room_id = await asyncio.to_thread(bruno_http.join_as_guest, invite, name="Bruno", language="es")
 

@@ -116,6 +116,8 @@ class Production:
             "OPENAI_API_KEY": f"sk-test-{secrets.token_hex(12)}",
             "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
             "ICE_HOST_ADDRESSES": "127.0.0.1",
+            # As a LAN deployment would list its network: the people here are on loopback.
+            "ICE_ALLOWED_PEER_NETWORKS": "loopback",
             "TURN_SECRET": secrets.token_urlsafe(24),
             "TURN_PEER_ADDRESS": "127.0.0.1",
             "STATIC_ROOT": str(self.workdir / "staticfiles"),

@@ -183,6 +183,10 @@ class MediaWorker:
     def dispatch(self, raw: dict[str, Any]) -> None:
         """Route one message from the web tier; ContractError if it does not fit the contract."""
         message = contract.parse(raw)
+        if isinstance(message, contract.Ping):
+            # A web process whose call's worker looks late asks if it is alive (rooms/consumers.py).
+            self.outbox.send(message.reply_channel, contract.Pong(worker_id=self.id))
+            return
         if isinstance(message, contract.Join):
             self._join(message)
             return

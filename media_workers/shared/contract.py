@@ -259,7 +259,23 @@ class EndCall(Message):
     room_id: str
 
 
+@_message
+@dataclass(frozen=True)
+class Ping(Message):
+    """Are you alive? (from a consumer whose call's worker looks late in the registry)."""
+
+    TYPE = "worker.ping"
+    reply_channel: str
+
+
 # --- Worker -> one page's consumer ------------------------------------------------------------
+
+
+@_message
+@dataclass(frozen=True)
+class Pong(Message):
+    TYPE = "worker.pong"
+    worker_id: str
 
 
 @_message
@@ -358,6 +374,15 @@ class AccessCheck(Message):
     TYPE = "access.check"
     membership_id: int | None = None
     ended_session: str | None = None
+
+
+@_message
+@dataclass(frozen=True)
+class WorkerLost(Message):
+    """A page found the call's worker dead: every page in the call reconnects to another."""
+
+    TYPE = "call.worker_lost"
+    worker_id: str
 
 
 # --- Usage: worker -> Celery -> web tier ------------------------------------------------------

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
+from channels.db import database_sync_to_async
 from django.db import close_old_connections
 
 from media_workers.call_client import CallClient, HttpSession, ToneTrack
@@ -53,7 +54,7 @@ async def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
     """Like `until`, for checks that block (the database, HTTP): run off the event loop."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await asyncio.to_thread(check):
+        if await database_sync_to_async(check)():
             return True
         await asyncio.sleep(0.2)
     return False

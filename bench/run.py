@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.run            # the full run behind README's tables
 
 Everything runs on loopback: the fake OpenAI in echo mode (zero model delay), a real daphne
-and media worker (media_workers.stack.Stack), and synthetic participants in separate
+and media worker (media_workers.devtools.stack.Stack), and synthetic participants in separate
 processes. Each figure has a baseline measured in the same run, because this 2-core machine
 is shared and noisy: compare the ratios between runs, not the absolute numbers.
 """
@@ -94,7 +94,7 @@ class Bench:
     """The running stack plus the helpers every phase uses."""
 
     def __init__(self, quick: bool, workdir: Path) -> None:
-        from media_workers.stack import Stack
+        from media_workers.devtools.stack import Stack
 
         self.quick = quick
         self.ctx = multiprocessing.get_context("spawn")
@@ -126,7 +126,7 @@ class Bench:
 
     def use_worker(self, chunk_ms: int) -> None:
         """A fresh media worker with TRANSLATION_CHUNK_MS = chunk_ms (read once at start)."""
-        from media_workers.stack import free_port, wait_until
+        from media_workers.devtools.stack import free_port, wait_until
 
         if chunk_ms == self.chunk_ms:
             return
@@ -164,7 +164,7 @@ class Bench:
 
     @contextmanager
     def naive_relay(self) -> Iterator[tuple[str, int]]:
-        from media_workers.stack import free_port
+        from media_workers.devtools.stack import free_port
 
         from . import naive_relay
 
@@ -322,7 +322,7 @@ def phase_capacity(bench: Bench, counts: list[int], paths: list[str]) -> list[di
 
 
 async def _join_once(base_url: str, room: dict[str, str]) -> dict[str, float]:
-    from media_workers.call_client import CallClient, HttpSession, ToneTrack, until
+    from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack, until
 
     clients = []
     try:
@@ -358,7 +358,7 @@ async def _join_once(base_url: str, room: dict[str, str]) -> dict[str, float]:
 
 def phase_join(bench: Bench) -> dict[str, Any]:
     """Page connect + offer to the first audio heard, one room at a time on an idle worker."""
-    from media_workers.ice import restrict_host_addresses
+    from media_workers.runtime.ice import restrict_host_addresses
 
     restrict_host_addresses(["127.0.0.1"])
     samples = [
@@ -375,7 +375,7 @@ def phase_join(bench: Bench) -> dict[str, Any]:
 async def _open_sockets(base_url: str, room: dict[str, str], count: int, daphne: int) -> dict[str, Any]:
     import websockets
 
-    from media_workers.call_client import HttpSession
+    from media_workers.devtools.call_client import HttpSession
 
     from . import procstat
 

@@ -22,10 +22,10 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils.crypto import constant_time_compare
 
-from media_workers.registry import Registry, WorkerInfo
 from media_workers.shared import contract
 from media_workers.shared.contract import room_group
 from media_workers.shared.ice import browser_ice_servers
+from media_workers.shared.registry import Registry, WorkerInfo
 from translator_site import metrics
 
 from . import usage

@@ -14,8 +14,8 @@ from typing import TypeVar
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from media_workers.registry import Registry, WorkerInfo
 from media_workers.shared.contract import EndCall, Leave, Message, TranslationBlocked
+from media_workers.shared.registry import Registry, WorkerInfo
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter, Histogram
 
 if TYPE_CHECKING:
-    from media_workers.playout import PlayoutBuffer
+    from media_workers.runtime.playout import PlayoutBuffer
 
 OPENAI_ERRORS = Counter(
     "translate_worker_openai_errors",

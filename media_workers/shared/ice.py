@@ -1,6 +1,6 @@
 """ICE servers as the web tier hands them to browsers: ICE_SERVERS plus per-user TURN credentials.
 
-The worker's own ICE configuration (aiortc, aioice) is in media_workers/ice.py.
+The worker's own ICE configuration (aiortc, aioice) is in media_workers/runtime/ice.py.
 """
 
 from __future__ import annotations

@@ -17,17 +17,17 @@ import pytest
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from openai import AsyncOpenAI
 
-from media_workers import translation
-from media_workers.call import Call
-from media_workers.call_client import until
-from media_workers.fake_openai import FakeOpenAIServer
-from media_workers.peer import Participant
-from media_workers.registry import connect, key_prefix
+from media_workers.devtools.call_client import until
+from media_workers.devtools.fake_openai.server import FakeOpenAIServer
+from media_workers.runtime import translation
+from media_workers.runtime.call import Call
+from media_workers.runtime.peer import Participant
+from media_workers.runtime.slots import OwnerSlots
+from media_workers.runtime.translation import TranslationSession
+from media_workers.runtime.usage import usage_payload
+from media_workers.runtime.worker import MediaWorker
 from media_workers.shared.contract import EndCall, ParticipantInfo
-from media_workers.slots import OwnerSlots
-from media_workers.translation import TranslationSession
-from media_workers.usage import usage_payload
-from media_workers.worker import MediaWorker
+from media_workers.shared.registry import connect, key_prefix
 from tests.support.worker import Listener, Outbox, make_call, make_offer, person
 
 

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc import RTCPeerConnection
 
-from media_workers.call_client import until
-from media_workers.fake_openai import FakeOpenAIServer
+from media_workers.devtools.call_client import until
+from media_workers.devtools.fake_openai.server import FakeOpenAIServer
+from media_workers.runtime.worker import MediaWorker
 from media_workers.shared import contract
 from media_workers.shared.contract import ContractError
-from media_workers.worker import MediaWorker
 from tests.support.worker import Outbox, make_call, make_offer, person
 
 

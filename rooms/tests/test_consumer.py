@@ -19,7 +19,7 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
-from media_workers.registry import Registry
+from media_workers.shared.registry import Registry
 from rooms import services
 from rooms.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from rooms.models import Membership, Room

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractUser
 from django.test import Client
 from django.utils import timezone
 
-from media_workers.registry import Registry
+from media_workers.shared.registry import Registry
 from rooms import services
 from rooms.models import CallParticipation, Room
 from tests.support.standin import announce_worker, retire_worker

@@ -53,7 +53,7 @@ def test_it_counts_only_this_calendar_month(
 def test_it_counts_the_new_months_part_of_a_session_that_runs_into_it(
     room: Room, owner: AbstractUser, client_for: Callable[[AbstractUser], Client]
 ) -> None:
-    """A session running into a new month is reported in two parts (media_workers/translation.py)."""
+    """A session running into a new month is reported in two parts (media_workers/runtime/translation.py)."""
     owner.profile.monthly_minutes_quota = 100
     owner.profile.save()
     boundary = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()

@@ -17,8 +17,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import OperationalError
 from django.utils import timezone
 
-from media_workers.registry import Registry
 from media_workers.shared.contract import TranslationBlocked
+from media_workers.shared.registry import Registry
 from rooms import services, tasks, usage
 from rooms.models import CallParticipation, DailyUsage, Invite, Membership, Room, TranslationUsage
 from tests.support.standin import host, receive

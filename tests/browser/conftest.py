@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from media_workers.call_client import write_wav
-from media_workers.dsp import tone
-from media_workers.stack import ROOT, Stack
+from media_workers.devtools.call_client import write_wav
+from media_workers.devtools.dsp import tone
+from media_workers.devtools.stack import ROOT, Stack
 from tests.support.people import PASSWORD, Person
 from tests.support.rooms import make_room
 from tests.support.stack import running_stack

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
-from media_workers.stack import Stack
+from media_workers.devtools.stack import Stack
 from rooms import services
 from tests.support.people import Person, user_for
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from media_workers.stack import Stack
+from media_workers.devtools.stack import Stack
 
 from .conftest import Launch, hello, new_page, open_room
 

@@ -1,6 +1,6 @@
 """A call relayed through a real coturn, as for a phone on a cellular network.
 
-coturn runs on loopback with docker-compose.yml's flags (media_workers.stack.Coturn), the web
+coturn runs on loopback with docker-compose.yml's flags (media_workers.devtools.stack.Coturn), the web
 tier hands each page its own TURN credentials (TURN_URLS, TURN_SECRET), and both Chromiums
 are held to relay candidates only (iceTransportPolicy "relay"), so no audio can reach the
 media worker except through coturn.
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Coturn, Stack
+from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.stack import Coturn, Stack
 from tests.support.people import Person
 from tests.support.rooms import make_room
 from tests.support.stack import running_stack

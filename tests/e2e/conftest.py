@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from media_workers.stack import Stack
+from media_workers.devtools.stack import Stack
 from tests.support.stack import running_stack
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from media_workers.dsp import SAMPLE_RATE, band_energy
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import ROOT, Stack
+from media_workers.devtools.dsp import SAMPLE_RATE, band_energy
+from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.stack import ROOT, Stack
 from rooms import services
 from tests.support.people import Person, user_for
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import until
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Stack
+from media_workers.devtools.call_client import until
+from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.stack import Stack
 from tests.support.calls import HEARS, participant, share
 from tests.support.people import Person
 from tests.support.rooms import make_room

@@ -1,7 +1,7 @@
 """The whole service as docker-compose.yml runs it, without Docker: production settings end to end.
 
 Every process's command line and environment come from docker-compose.yml itself
-(media_workers.compose), with a `.env` as an operator would write it; only what Docker would
+(media_workers.devtools.compose), with a `.env` as an operator would write it; only what Docker would
 provide is replaced: service host names become loopback addresses with free ports, the database
 is the test run's (PostgreSQL under .ci/run; SQLite, the one difference, under a bare
 ./scripts/test), and OpenAI is the local fake. So the web tier runs with DEBUG off, its own
@@ -31,10 +31,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from media_workers import compose
-from media_workers.call_client import CallClient, HttpSession, ToneTrack, until
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import ROOT, Coturn, _die_with_parent, free_port, wait_until
+from media_workers.devtools import compose
+from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack, until
+from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.stack import ROOT, Coturn, _die_with_parent, free_port, wait_until
 from tests.support.calls import HEARS, share
 from tests.support.stack import database_url
 

@@ -24,10 +24,10 @@ import numpy.typing as npt
 import pytest
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import until
-from media_workers.dsp import SAMPLE_RATE
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Stack
+from media_workers.devtools.call_client import until
+from media_workers.devtools.dsp import SAMPLE_RATE
+from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.stack import Stack
 from rooms.models import Room
 from tests.support.calls import HEARS, eventually, participant, share, usage_rows
 from tests.support.people import Person

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import CallClient, HttpSession, ToneTrack
-from media_workers.metrics import parse_ports
-from media_workers.stack import Stack, free_port
+from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack
+from media_workers.devtools.stack import Stack, free_port
+from media_workers.runtime.metrics import parse_ports
 from tests.support.people import PASSWORD, Person
 from tests.support.rooms import make_room
 from tests.support.stack import running_stack

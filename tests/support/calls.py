@@ -13,9 +13,9 @@ import numpy as np
 from channels.db import database_sync_to_async
 from django.db import close_old_connections
 
-from media_workers.call_client import CallClient, HttpSession, ToneTrack
-from media_workers.dsp import SAMPLE_RATE, band_energy
-from media_workers.stack import Stack
+from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack
+from media_workers.devtools.dsp import SAMPLE_RATE, band_energy
+from media_workers.devtools.stack import Stack
 from rooms.models import Room, TranslationUsage
 from tests.support.people import PASSWORD, Person
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-from media_workers.stack import Stack
+from media_workers.devtools.stack import Stack
 
 
 def database_url() -> str:

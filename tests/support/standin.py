@@ -7,8 +7,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
-from media_workers.registry import Registry
 from media_workers.shared.contract import Message, parse
+from media_workers.shared.registry import Registry
 from rooms.models import Room
 
 

@@ -12,7 +12,7 @@ from rooms.usage import translation_usage_record
 
 
 def make_report(room: Room, speaker: Membership | None = None, **changes: Any) -> dict[str, Any]:
-    """A report as media_workers/usage.py sends it: running totals of one session."""
+    """A report as media_workers/runtime/usage.py sends it: running totals of one session."""
     started = time.time() - 60
     report = {
         "session_id": uuid.uuid4().hex,

@@ -7,12 +7,12 @@ from typing import Any
 from aiortc import RTCPeerConnection
 from openai import AsyncOpenAI
 
-from media_workers.call import Call
-from media_workers.call_client import ToneTrack
-from media_workers.fake_openai import FakeOpenAIServer
+from media_workers.devtools.call_client import ToneTrack
+from media_workers.devtools.fake_openai.server import FakeOpenAIServer
+from media_workers.runtime.call import Call
+from media_workers.runtime.slots import OwnerSlots
+from media_workers.runtime.translation import TranslationSession
 from media_workers.shared.contract import Message, ParticipantInfo, parse
-from media_workers.slots import OwnerSlots
-from media_workers.translation import TranslationSession
 
 
 class Outbox:

@@ -16,8 +16,8 @@ from typing import Any
 
 from django.conf import settings
 
-from .shared.contract import USAGE_TASK, UsageReport
-from .translation import TranslationSession, Usage
+from media_workers.runtime.translation import TranslationSession, Usage
+from media_workers.shared.contract import USAGE_TASK, UsageReport
 
 logger = logging.getLogger(__name__)
 

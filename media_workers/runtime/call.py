@@ -17,12 +17,12 @@ import numpy as np
 from django.conf import settings
 from openai import AsyncOpenAI
 
-from .ice import BadOffer
-from .peer import Participant
-from .runtime.plan import Plan, SessionKey, Source, SourceKey, plan
-from .shared import contract
-from .shared.contract import ParticipantInfo, room_group
-from .translation import Slots, TranslationSession, Usage, append_message
+from media_workers.runtime.ice import BadOffer
+from media_workers.runtime.peer import Participant
+from media_workers.runtime.plan import Plan, SessionKey, Source, SourceKey, plan
+from media_workers.runtime.translation import Slots, TranslationSession, Usage, append_message
+from media_workers.shared import contract
+from media_workers.shared.contract import ParticipantInfo, room_group
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media_workers.audio import FRAME_SAMPLES, FrameClock, pcm_to_frame
-from media_workers.playout import PlayoutBuffer
+from media_workers.runtime.audio import FRAME_SAMPLES, FrameClock, pcm_to_frame
+from media_workers.runtime.playout import PlayoutBuffer
 
 logger = logging.getLogger(__name__)
 

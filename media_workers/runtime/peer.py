@@ -11,13 +11,13 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from django.conf import settings
 
-from .audio import ChunkAccumulator, InboundResampler
-from .ice import parse_candidate, peer_policy, rtc_configuration, screen_offer
-from .mixer import ListenerTrack
-from .playout import PlayoutBuffer
-from .runtime import counters
-from .runtime.plan import Source, SourceKey
-from .shared.contract import ParticipantInfo
+from media_workers.runtime import counters
+from media_workers.runtime.audio import ChunkAccumulator, InboundResampler
+from media_workers.runtime.ice import parse_candidate, peer_policy, rtc_configuration, screen_offer
+from media_workers.runtime.mixer import ListenerTrack
+from media_workers.runtime.plan import Source, SourceKey
+from media_workers.runtime.playout import PlayoutBuffer
+from media_workers.shared.contract import ParticipantInfo
 
 logger = logging.getLogger(__name__)
 

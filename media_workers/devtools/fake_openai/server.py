@@ -44,7 +44,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from media_workers import dsp
+from media_workers.devtools import dsp
 from media_workers.shared.contract import OUTPUT_LANGUAGES
 
 logger = logging.getLogger(__name__)

@@ -18,14 +18,14 @@ from typing import Any
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from . import ice
-from .call import Call
-from .registry import Registry, key_prefix
-from .shared import contract
-from .shared.contract import Message
-from .slots import OwnerSlots
-from .translation import TranslationSession, Usage, make_client
-from .usage import UsageReporter
+from media_workers.runtime import ice
+from media_workers.runtime.call import Call
+from media_workers.runtime.slots import OwnerSlots
+from media_workers.runtime.translation import TranslationSession, Usage, make_client
+from media_workers.runtime.usage import UsageReporter
+from media_workers.shared import contract
+from media_workers.shared.contract import Message
+from media_workers.shared.registry import Registry, key_prefix
 
 logger = logging.getLogger(__name__)
 

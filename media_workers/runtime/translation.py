@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from openai import AsyncOpenAI
 
-from .runtime import counters
+from media_workers.runtime import counters
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Listener(Protocol):
 
 
 class Slots(Protocol):
-    """The owner's places for translation sessions (media_workers/slots.py)."""
+    """The owner's places for translation sessions (media_workers/runtime/slots.py)."""
 
     async def acquire(self, session: TranslationSession) -> bool: ...
 

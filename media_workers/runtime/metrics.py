@@ -24,7 +24,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .runtime.counters import (
+from media_workers.runtime.counters import (
     FIRST_TRANSLATED_AUDIO,
     OPENAI_ERRORS,
     OPENAI_RECONNECTS,
@@ -33,7 +33,7 @@ from .runtime.counters import (
 )
 
 if TYPE_CHECKING:
-    from .worker import MediaWorker
+    from media_workers.runtime.worker import MediaWorker
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""A stand-in for OpenAI's Realtime Translation API, for demo mode and tests."""

@@ -128,3 +128,30 @@ def test_it_keeps_each_suites_conftest_and_tests_to_itself() -> None:
                 borrowed.append(f"{name} imports {target}")
     # A suite's helpers live in its own conftest; what several suites share, in tests/support.
     assert borrowed == []
+
+
+def test_it_keeps_each_audience_to_its_layer() -> None:
+    """shared/ imports nothing of the worker or the tools; runtime/ and the web tier import no tools."""
+    modules = project_modules()
+    allowed_below = {
+        "media_workers.shared": ("media_workers.shared",),
+        # translator_site: the Celery app the worker sends its usage reports through.
+        "media_workers.runtime": ("media_workers.shared", "media_workers.runtime", "translator_site"),
+        "rooms": ("media_workers.shared", "rooms", "translator_site"),
+        "translator_site": ("media_workers.shared", "rooms", "translator_site"),
+    }
+    crossings = []
+    for name, path in modules.items():
+        if ".tests" in name or ".migrations" in name:
+            continue
+        layer = next(
+            (layer for layer in allowed_below if name == layer or name.startswith(f"{layer}.")), None
+        )
+        if layer is None:
+            continue
+        for target in imports_of(name, path, modules):
+            if target.startswith(("media_workers", "rooms", "translator_site")) and not any(
+                target == ok or target.startswith(f"{ok}.") for ok in allowed_below[layer]
+            ):
+                crossings.append(f"{name} imports {target}")
+    assert crossings == []

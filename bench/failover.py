@@ -55,7 +55,7 @@ def first_heard(client: Any, freq: float, since: float) -> float | None:
 
 async def one_round(stack: Any, room: dict[str, str]) -> dict[str, float]:
     from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack, until
-    from media_workers.devtools.fake_openai.server import TONE_FACTORS
+    from media_workers.devtools.fake_openai import TONE_FACTORS
 
     clients = []
     for who, tone in (("a", ALICE_TONE), ("b", BRUNO_TONE)):

@@ -22,7 +22,7 @@ import redis
 from django.conf import settings
 
 from media_workers.devtools import compose
-from media_workers.devtools.fake_openai.server import SESSION_LIFETIME_S
+from media_workers.devtools.fake_openai import SESSION_LIFETIME_S
 
 ROOT = Path(__file__).resolve().parents[2]
 PR_SET_PDEATHSIG = 1

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc import RTCPeerConnection
 
-from media_workers.devtools.fake_openai.server import FakeOpenAIServer
+from media_workers.devtools.fake_openai import FakeOpenAIServer
 
 
 @pytest.fixture

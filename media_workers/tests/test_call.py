@@ -18,7 +18,7 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from openai import AsyncOpenAI
 
 from media_workers.devtools.call_client import until
-from media_workers.devtools.fake_openai.server import FakeOpenAIServer
+from media_workers.devtools.fake_openai import FakeOpenAIServer
 from media_workers.runtime import translation
 from media_workers.runtime.call import Call
 from media_workers.runtime.peer import Participant

@@ -111,6 +111,6 @@ def test_it_refuses_a_usage_report_with_a_missing_field() -> None:
 
 
 def test_it_gives_the_fake_server_a_tone_for_every_language_people_may_choose() -> None:
-    from media_workers.devtools.fake_openai.server import TONE_FACTORS
+    from media_workers.devtools.fake_openai import TONE_FACTORS
 
     assert set(TONE_FACTORS) == set(contract.OUTPUT_LANGUAGES)

@@ -9,7 +9,7 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from media_workers.devtools.call_client import until
-from media_workers.devtools.fake_openai.server import FakeOpenAIServer
+from media_workers.devtools.fake_openai import FakeOpenAIServer
 from media_workers.runtime.worker import MediaWorker
 from media_workers.shared import contract
 from media_workers.shared.contract import ContractError

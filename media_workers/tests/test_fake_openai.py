@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError, Inval
 
 from media_workers.devtools import dsp
 from media_workers.devtools.call_client import until
-from media_workers.devtools.fake_openai.server import TONE_FACTORS, FakeOpenAIServer, is_loopback
+from media_workers.devtools.fake_openai import TONE_FACTORS, FakeOpenAIServer, is_loopback
 
 MODEL = "gpt-realtime-translate"
 ROOT = Path(__file__).resolve().parents[2]

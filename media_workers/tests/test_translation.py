@@ -18,7 +18,7 @@ from openai import AsyncOpenAI
 
 from media_workers.devtools.call_client import until
 from media_workers.devtools.dsp import SAMPLE_RATE, ToneGenerator, dominant_frequency
-from media_workers.devtools.fake_openai.server import TONE_FACTORS, FakeOpenAIServer
+from media_workers.devtools.fake_openai import TONE_FACTORS, FakeOpenAIServer
 from media_workers.devtools.stack import free_port
 from media_workers.runtime.translation import (
     TranslationSession,

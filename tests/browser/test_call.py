@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import Stack
 from tests.support.people import PASSWORD, Person
 from tests.support.rooms import make_room

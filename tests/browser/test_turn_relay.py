@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
-from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import Coturn, Stack
 from tests.support.people import Person
 from tests.support.rooms import make_room

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from media_workers.devtools.dsp import SAMPLE_RATE, band_energy
-from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import ROOT, Stack
 from rooms import services
 from tests.support.people import Person, user_for

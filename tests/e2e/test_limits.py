@@ -14,7 +14,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from media_workers.devtools.call_client import until
-from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import Stack
 from tests.support.calls import HEARS, participant, share
 from tests.support.people import Person

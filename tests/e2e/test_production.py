@@ -33,7 +33,7 @@ from django.contrib.auth import get_user_model
 
 from media_workers.devtools import compose
 from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack, until
-from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import ROOT, Coturn, _die_with_parent, free_port, wait_until
 from tests.support.calls import HEARS, share
 from tests.support.stack import database_url

@@ -15,7 +15,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from media_workers.devtools.call_client import CallClient, until
-from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import Stack
 from rooms.models import Membership
 from tests.support.calls import HEARS, eventually, open_sessions, participant, share

@@ -26,7 +26,7 @@ from channels.db import database_sync_to_async
 
 from media_workers.devtools.call_client import until
 from media_workers.devtools.dsp import SAMPLE_RATE
-from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import Stack
 from rooms.models import Room
 from tests.support.calls import HEARS, eventually, participant, share, usage_rows

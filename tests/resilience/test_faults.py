@@ -23,7 +23,7 @@ from channels.db import database_sync_to_async
 
 from media_workers.devtools.call_client import CallClient, until
 from media_workers.devtools.dsp import SAMPLE_RATE, band_energy
-from media_workers.devtools.fake_openai.server import TONE_FACTORS
+from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import ROOT, Stack, free_port, wait_until
 from tests.support.calls import HEARS, participant, share
 from tests.support.people import Person

@@ -8,7 +8,7 @@ from aiortc import RTCPeerConnection
 from openai import AsyncOpenAI
 
 from media_workers.devtools.call_client import ToneTrack
-from media_workers.devtools.fake_openai.server import FakeOpenAIServer
+from media_workers.devtools.fake_openai import FakeOpenAIServer
 from media_workers.runtime.call import Call
 from media_workers.runtime.slots import OwnerSlots
 from media_workers.runtime.translation import TranslationSession

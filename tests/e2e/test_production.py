@@ -26,7 +26,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -36,7 +35,7 @@ from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrac
 from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import ROOT, Coturn, _die_with_parent, free_port, wait_until
 from tests.support.calls import HEARS, share
-from tests.support.stack import database_url
+from tests.support.stack import database_url, redis_answers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -135,7 +134,7 @@ class Production:
              "--dir", str(self.workdir), "--save", ""],
             {"PATH": "/usr/bin:/bin"},
         )  # fmt: skip
-        wait_until(self.redis_answers, 20, "redis-server")
+        wait_until(lambda: redis_answers(self.redis_port, self.dotenv["REDIS_PASSWORD"]), 20, "redis-server")
         self.coturn = Coturn(secret=self.dotenv["TURN_SECRET"], log_dir=self.log_dir).start(self.workdir)
         self.dotenv["TURN_URLS"] = self.coturn.url
 
@@ -157,15 +156,6 @@ class Production:
         wait_until(lambda: self.get("/readyz")[0] == 200, 60, "web's /readyz")
         wait_until(lambda: "listening on" in self.logs("worker"), 60, "the media worker")
         return self
-
-    def redis_answers(self) -> bool:
-        client = redis.Redis(port=self.redis_port, password=self.dotenv["REDIS_PASSWORD"])
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-        finally:
-            client.close()
 
     def get(self, path: str) -> tuple[int, str]:
         """A request straight to web, not through the proxy (as a probe or Prometheus makes it)."""

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 
 from media_workers.devtools.call_client import CallClient, until
@@ -28,7 +27,7 @@ from media_workers.devtools.stack import ROOT, Stack, free_port, wait_until
 from tests.support.calls import HEARS, participant, share
 from tests.support.people import Person
 from tests.support.rooms import make_room
-from tests.support.stack import running_stack
+from tests.support.stack import redis_answers, running_stack
 
 pytestmark = [pytest.mark.resilience, pytest.mark.django_db(transaction=True)]
 
@@ -197,16 +196,6 @@ async def test_it_says_busy_for_a_new_room_when_every_worker_is_full(make_stack:
         assert await until(lambda: share(bruno, ALICE_IN_SPANISH) > HEARS)
 
 
-def redis_up(port: int) -> bool:
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-    finally:
-        client.close()
-
-
 async def test_it_recovers_calls_in_progress_when_redis_restarts(
     make_stack: StackFactory, tmp_path: Path
 ) -> None:
@@ -214,7 +203,7 @@ async def test_it_recovers_calls_in_progress_when_redis_restarts(
     command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     server = await asyncio.to_thread(subprocess.Popen, command, cwd=tmp_path, stdout=subprocess.DEVNULL)
     try:
-        wait_until(lambda: redis_up(port), 10, "a private Redis")
+        wait_until(lambda: redis_answers(port), 10, "a private Redis")
         stack = make_stack(redis_url=f"redis://127.0.0.1:{port}/0", extra_env=FAST_FAILOVER)
         async with alice_and_bruno(stack) as (_, alice, bruno):
             server.terminate()
@@ -223,7 +212,7 @@ async def test_it_recovers_calls_in_progress_when_redis_restarts(
             server = await asyncio.to_thread(
                 subprocess.Popen, command, cwd=tmp_path, stdout=subprocess.DEVNULL
             )
-            wait_until(lambda: redis_up(port), 10, "the private Redis again")
+            wait_until(lambda: redis_answers(port), 10, "the private Redis again")
             # The media path never touches Redis: both keep hearing each other throughout.
             assert await until(both_hear_each_other(alice, bruno, restarted))
             # Signalling works again once the worker has re-registered: a language change lands.

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis
 from django.conf import settings
 
 from media_workers.devtools.stack import Stack
@@ -28,3 +29,14 @@ def running_stack(**options: Any) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+def redis_answers(port: int, password: str | None = None) -> bool:
+    """Whether a Redis on 127.0.0.1:`port` answers a PING."""
+    client = redis.Redis(host="127.0.0.1", port=port, password=password, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+    finally:
+        client.close()

@@ -168,7 +168,7 @@ class Call:
             for key, buffer in participant.buffers.items():
                 if key.startswith("tr:"):
                     buffer.clear()
-        for field in ("muted", "original_volume", "translation_volume", "name", "speak"):
+        for field in ("muted", "background", "original_volume", "translation_volume", "name", "speak"):
             if field in changes:
                 setattr(info, field, changes[field])
         self._reconcile()

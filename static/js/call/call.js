@@ -281,6 +281,9 @@ export class Call {
   async checkMicrophone() {
     this.unlockAudio();
     this.clearAlert();
+    // Checking again means trying the microphone afresh (it may have been replugged or allowed since).
+    for (const track of this.checkedStream?.getTracks() ?? []) track.stop();
+    this.checkedStream = null;
     let stream;
     try {
       stream = await this.checkedMicrophone();

@@ -39,7 +39,7 @@ export class MicrophoneWatch {
   }
 
   watch(track) {
-    this.stop();
+    this.unwatch();
     this.track = track;
     for (const [type, listener] of Object.entries(this.listeners)) track.addEventListener(type, listener);
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -47,13 +47,17 @@ export class MicrophoneWatch {
   }
 
   stop() {
+    this.unwatch();
+    this.set(null);
+  }
+
+  unwatch() {
     clearInterval(this.timer);
     for (const [type, listener] of Object.entries(this.listeners)) {
       this.track?.removeEventListener(type, listener);
     }
     this.track = null;
     this.silentSince = null;
-    this.problem = null;
   }
 
   tick() {

@@ -325,3 +325,43 @@ def test_it_rejoins_by_itself_after_a_network_drop(stack: Stack, room_path: str,
         "network_back_to_heard_ms": round(heard_again - back_ms),
     }
     (MEASUREMENTS / "rejoin-gap.json").write_text(json.dumps(measured) + "\n")
+
+
+# --- Browsers that can't call ---------------------------------------------------------------------
+
+INSTAGRAM_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/22F76 Instagram 380.0.0.28.104 (iPhone15,2; iOS 18_5; en_US; en; scale=3.00; 1179x2556)"
+)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "init_script", "explanation"),
+    [
+        (INSTAGRAM_UA, "", "This app's built-in browser can't make calls"),
+        (None, "delete window.RTCPeerConnection;", "This browser can't make calls"),
+    ],
+)
+def test_it_explains_before_joining_that_this_browser_cant_call_and_offers_safari(
+    stack: Stack,
+    room_path: str,
+    chromium: Launch,
+    user_agent: str | None,
+    init_script: str,
+    explanation: str,
+) -> None:
+    browser = chromium(ALICE_TONE)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, user_agent=user_agent, permissions=["clipboard-read"]
+    )
+    page = context.new_page()
+    page.add_init_script(init_script)
+    log_in(page, stack.base_url, ALICE.email)
+    page.goto(f"{stack.base_url}{room_path}")
+    expect(page.get_by_role("alert")).to_contain_text(explanation)
+    expect(page.get_by_role("button", name="Join call")).to_be_disabled()
+    page.get_by_role("button", name="Open in Safari").click()
+    expect(page.get_by_label("Link copied: open Safari and paste it into the address bar.")).to_have_value(
+        page.url
+    )
+    assert page.evaluate("navigator.clipboard.readText()") == page.url

@@ -16,23 +16,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from media_workers.fake_openai import TONE_FACTORS
 from media_workers.stack import ROOT, Stack
 from tests.e2e.conftest import Person, make_room
 
 from .conftest import HEARS, Launch, join_call, listen, log_in, new_page, until_hears
+from .test_call import ALICE, ALICE_IN_SPANISH, ALICE_TONE, BRUNO, BRUNO_IN_ENGLISH, BRUNO_TONE, assert_hears
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 STAND_INS = Path(__file__).with_name("phone_stand_ins.js")
 MEASUREMENTS = ROOT / "artifacts" / "measurements"
-
-ALICE = Person("alice@example.com", "Alice", "en")
-BRUNO = Person("bruno@example.com", "Bruno", "es")
-ALICE_TONE = 400
-BRUNO_TONE = 1000
-ALICE_IN_SPANISH = ALICE_TONE * TONE_FACTORS["es"]
-BRUNO_IN_ENGLISH = BRUNO_TONE * TONE_FACTORS["en"]
 
 
 @pytest.fixture
@@ -58,11 +51,6 @@ def two_in_a_call(stack: Stack, chromium: Launch, room_path: str) -> tuple[Page,
     join_call(bruno)
     assert_hears(bruno, ALICE_IN_SPANISH)
     return alice, bruno
-
-
-def assert_hears(page: Page, freq: float) -> None:
-    share = until_hears(page, freq)
-    assert share > HEARS, f"{page.url} plays {freq:.0f} Hz at only {share:.2f} of its sound"
 
 
 def assert_does_not_hear(page: Page, freq: float) -> None:

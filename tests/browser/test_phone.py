@@ -122,6 +122,21 @@ def test_it_declares_a_call_before_the_microphone_and_plays_through_a_gain_it_ca
     assert loud["rms"] > 2 * quiet["rms"], (quiet, loud)
 
 
+def test_it_lets_people_on_a_computer_choose_the_speaker(
+    stack: Stack, room_path: str, chromium: Launch
+) -> None:
+    alice = phone(chromium(ALICE_TONE), stack, ALICE, room_path)
+    join_call(alice)
+    alice.get_by_text("Volume and captions").click()
+    speaker = alice.get_by_label("Speaker")
+    # Chromium's fake devices: a default output and two others.
+    expect(speaker.locator("option")).to_have_count(3)
+    speaker.select_option(label="Fake Audio Output 1")
+    chosen = speaker.input_value()
+    until(alice, f"window.__contexts[0].sinkId === {chosen!r}")
+    expect(alice.get_by_role("alert")).to_be_hidden()
+
+
 GAIN_OUTPUT_JS = """
 async (freq) => {
   const gain = window.__gains[0];

@@ -117,6 +117,8 @@ def test_it_checks_the_microphone_with_the_mock_device(stack: Stack, webkit: Lau
     phone.wait(lambda: phone.text_of("[data-call-check-status]") == "We can hear you. Your microphone works.")
     bar = phone.find("[data-call-check-meter]")
     assert bar.value_of_css_property("transform") != "none", "the meter did not move"
+    # The explanation of why this browser can't call stays.
+    assert phone.text_of("[data-call-alert]").startswith("This browser can't make calls")
     phone.screenshot("webkit-microphone-check-390.png")
     assert phone.errors() == []
 

@@ -37,7 +37,7 @@ const SPEAKING_TICK_MS = 300;
 // Sliders are sent at most this often while dragged: the server rate-limits signalling messages.
 const SETTINGS_SEND_MS = 150;
 const MICROPHONE_PROBLEMS = { ended: MICROPHONE_ENDED, muted: MICROPHONE_SYSTEM_MUTED, silent: MICROPHONE_SILENT };
-export const CALL_INTERRUPTED = "Call interrupted: another call, Siri or an alarm took over the sound.";
+const CALL_INTERRUPTED = "Call interrupted: another call, Siri or an alarm took over the sound.";
 
 function socketUrl(path) {
   return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;
@@ -86,7 +86,11 @@ export class Call {
       isMuted: () => this.muted,
       onProblem: (problem) => this.onMicrophoneProblem(problem),
     });
-    this.problems = new ProblemBox({ box: find("problem"), text: find("problem-text"), action: find("problem-action") });
+    this.problems = new ProblemBox({
+      box: find("problem"),
+      text: find("problem-text"),
+      action: find("problem-action"),
+    });
     this.playback = new Playback(this.ui.audio, {
       onNeedsTap: (needed) => {
         this.ui.tap.hidden = !needed;
@@ -98,7 +102,12 @@ export class Call {
         this.ui.hint.hidden = false;
       },
     });
-    this.otherBrowser = { button: find("open-elsewhere"), box: find("link-box"), field: find("link"), note: find("link-note") };
+    this.otherBrowser = {
+      button: find("open-elsewhere"),
+      box: find("link-box"),
+      field: find("link"),
+      note: find("link-note"),
+    };
     this.peerBackoff = new Backoff();
     this.signalling = new Signalling(socketUrl(root.dataset.wsPath), {
       onMessage: (message) => this.onMessage(message),
@@ -135,7 +144,9 @@ export class Call {
     ui.check.addEventListener("click", () => this.checkMicrophone());
     ui.boost.addEventListener("input", () => this.playback.setBoost(Number(ui.boost.value)));
     ui.output.addEventListener("change", () =>
-      this.playback.setOutput(ui.output.value).catch((error) => this.showAlert(`That speaker could not be used (${error.name}).`)),
+      this.playback
+        .setOutput(ui.output.value)
+        .catch((error) => this.showAlert(`That speaker could not be used (${error.name}).`)),
     );
     ui.language.addEventListener("change", () => {
       // Problems reported for the old language say nothing about the new one.
@@ -258,7 +269,10 @@ export class Call {
     this.micWatch.watch(track);
   }
 
-  /** The call's one AudioContext (meters, playback), created or resumed inside a tap: iOS keeps one made outside a gesture suspended. */
+  /**
+   * The call's one AudioContext (meters, playback), created or resumed inside a tap: iOS keeps a
+   * context made outside a gesture suspended.
+   */
   unlockAudio() {
     if (!this.audioContext) {
       this.audioContext = new (window.AudioContext || window.webkitAudioContext)();
@@ -280,7 +294,6 @@ export class Call {
 
   async checkMicrophone() {
     this.unlockAudio();
-    this.clearAlert();
     // Checking again means trying the microphone afresh (it may have been replugged or allowed since).
     for (const track of this.checkedStream?.getTracks() ?? []) track.stop();
     this.checkedStream = null;
@@ -288,7 +301,8 @@ export class Call {
     try {
       stream = await this.checkedMicrophone();
     } catch (error) {
-      this.showAlert(microphoneProblem(error));
+      // In the check's own line: the alert may be explaining why this browser can't call.
+      this.micCheck.say(microphoneProblem(error));
       return;
     }
     if (this.inCall) {

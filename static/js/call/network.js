@@ -5,8 +5,13 @@
 export function watchNetwork({ onBack, onLost }) {
   window.addEventListener("online", onBack);
   window.addEventListener("offline", onLost);
-  // Chrome on Android says when the connection type changes; Safari has no such event.
-  navigator.connection?.addEventListener?.("change", () => {
+  // Chrome on Android says which kind of network it is on. Its "change" event also fires for
+  // new speed estimates, which keep the same path: only a new kind of network means a new one.
+  const connection = navigator.connection;
+  let kind = connection?.type;
+  connection?.addEventListener?.("change", () => {
+    if (connection.type === kind) return;
+    kind = connection.type;
     if (navigator.onLine) onBack();
   });
 }

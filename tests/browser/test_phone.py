@@ -58,8 +58,9 @@ def assert_does_not_hear(page: Page, freq: float) -> None:
     assert share < 0.05, f"{page.url} still plays {freq:.0f} Hz ({share:.3f} of its sound)"
 
 
-def until(page: Page, script: str, timeout_ms: int = 15_000) -> None:
-    page.wait_for_function(script, timeout=timeout_ms)
+def until(page: Page, condition: str, timeout_ms: int = 15_000) -> None:
+    """Waits for a JavaScript condition; as a function, since the page's CSP forbids eval of a string."""
+    page.wait_for_function(f"() => {condition}", timeout=timeout_ms)
 
 
 def problem(page: Page) -> Locator:
@@ -272,6 +273,22 @@ def test_it_shows_the_others_who_is_in_the_background(stack: Stack, room_path: s
     alice.evaluate("window.__setVisibility('visible')")
     expect(alice_row).not_to_contain_text("in the background")
     assert_hears(bruno, ALICE_IN_SPANISH)
+
+
+def test_it_comes_back_by_itself_after_a_trip_to_another_app(
+    stack: Stack, room_path: str, chromium: Launch
+) -> None:
+    alice, bruno = two_in_a_call(stack, chromium, room_path)
+    # Another app: iOS hides the page, suspends its sound and ends its microphone, unannounced.
+    alice.evaluate("window.__setVisibility('hidden'); window.__contexts[0].suspend()")
+    silence_microphone(alice)
+    expect(bruno.locator(".person", has_text="Alice")).to_contain_text("in the background")
+    assert_does_not_hear(bruno, ALICE_IN_SPANISH)
+    alice.evaluate("window.__setVisibility('visible')")
+    until(alice, "window.__contexts[0].state === 'running' && window.__mics.length === 2")
+    assert_hears(bruno, ALICE_IN_SPANISH)
+    expect(problem(alice)).to_be_hidden()
+    assert alice.evaluate("window.__peers") == 1
 
 
 GAP_PROBE_JS = """

@@ -321,8 +321,9 @@ export class Call {
     this.problems.show("microphone", MICROPHONE_PROBLEMS[problem], "Restart microphone", () =>
       this.replaceMicrophone(),
     );
-    // A device unplugged on a desktop comes back without a tap; on a phone the button stays for one.
-    if (problem === "ended") this.replaceMicrophone();
+    // A device unplugged on a desktop, or a trip to another app, comes back without a tap. Not
+    // during an interruption: the call or alarm holds the microphone until Resume call.
+    if (problem === "ended" && !audioInterrupted(this.audioContext)) this.replaceMicrophone();
   }
 
   /** A new microphone track swapped into the running call (`replaceTrack`: no new offer). */

@@ -63,7 +63,13 @@ export class MicrophoneWatch {
   tick() {
     // Hidden pages measure nothing useful (no animation frames), and muted ones are silent on purpose.
     if (this.problem === "ended" || this.problem === "muted") return;
-    if (document.visibilityState !== "visible" || this.isMuted() || this.level() >= SILENT_RMS) {
+    const visible = document.visibilityState === "visible";
+    // A track iOS ended while the page was suspended may never have said so.
+    if (visible && this.track.readyState === "ended") {
+      this.set("ended");
+      return;
+    }
+    if (!visible || this.isMuted() || this.level() >= SILENT_RMS) {
       this.silentSince = null;
       if (this.problem === "silent") this.set(null);
       return;

@@ -361,7 +361,7 @@ export class Call {
     this.problems.clear("interrupted");
     this.playback.unlock();
     if (this.track?.readyState !== "live" || this.micWatch.problem) await this.replaceMicrophone();
-    if (!this.peerHealthy()) this.rejoin();
+    if (!this.peerHealthy()) this.rejoin("Rejoining the call…");
   }
 
   /** Back from another app or the lock screen: put back whatever the trip broke. */
@@ -370,7 +370,7 @@ export class Call {
     this.playback.unlock();
     if (!this.signalling.isOpen) {
       this.signalling.connect();
-    } else if (!this.peerHealthy()) {
+    } else if (this.ready && !this.peerHealthy()) {
       this.startPeer();
     }
   }
@@ -383,9 +383,9 @@ export class Call {
    * A new socket and peer connection at once: after a network change the old ones hang on to a
    * path that is gone, and aiortc cannot restart ICE. The new socket's hello starts the peer.
    */
-  rejoin() {
+  rejoin(why = "The network changed. Rejoining the call…") {
     if (!this.inCall) return;
-    this.setState("The network changed. Rejoining the call…", "busy");
+    this.setState(why, "busy");
     this.closePeer();
     this.peerBackoff.reset();
     this.ready = false;

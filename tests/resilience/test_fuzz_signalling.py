@@ -52,7 +52,15 @@ typed_messages = st.builds(
     known_types | st.text(max_size=20),
     st.dictionaries(
         st.sampled_from(
-            ["sdp", "candidate", "muted", "background", "hear_language", "original_volume", "translation_volume"]
+            [
+                "sdp",
+                "candidate",
+                "muted",
+                "background",
+                "hear_language",
+                "original_volume",
+                "translation_volume",
+            ]
         ),
         json_values,
         max_size=3,

@@ -11,8 +11,13 @@ depends on a server-wide mode:
 
 Faults are injected through plain HTTP GETs on `/_fake/...` on the same port (loopback only):
 `drop`, `error?code=&message=&type=`, `stall?seconds=` (each optionally `&language=xx`, to hit
-only the sessions translating into xx), `reject?count=`, `stats`. They are GETs
+only the sessions translating into xx, or `&session=id`, to hit one), `reject?count=`, `stats`. They are GETs
 because the websockets server parses nothing else.
+
+Sessions end as OpenAI's do: at `expires_at` (announced in `session.created`; `session_lifetime_s`
+from the start, so tests can expire sessions every few seconds) the server drops what is still
+queued, sends an `error` with code `session_expired` and closes the socket with 1001. `stats`
+lists the recently ended sessions and how each ended (`session.close`, `expired`, `disconnected`).
 """
 
 from __future__ import annotations
@@ -93,7 +98,10 @@ ECHO_TRANSCRIPT_INTERVAL_S = 1.0
 # instead of growing memory, which pushes back on the client through TCP like a busy server.
 MAX_PENDING_EVENTS = 400
 RECENT_ERRORS_KEPT = 20
+ENDED_SESSIONS_KEPT = 1000
 SESSION_LIFETIME_S = 3600
+# WebSocket close code "going away": how the real API closes an expired session.
+EXPIRED_CLOSE_CODE = 1001
 TRANSLATION_PATHS = ("/v1/realtime/translations", "/realtime/translations")
 NOISE_REDUCTION_TYPES = ("near_field", "far_field")
 
@@ -176,7 +184,12 @@ class _Session:
         self.server = server
         self.connection = connection
         self.model = model
-        self.expires_at = int(time.time()) + SESSION_LIFETIME_S
+        # Whole seconds, as the API announces it, and never before the lifetime is up.
+        self.expires_at = math.ceil(time.time() + server.session_lifetime_s)
+        # How the session ended (so far): "session.close", "expired" or "disconnected", and when
+        # (wall clock): when the client asked to close, the session expired or the socket closed.
+        self.ended_by = "disconnected"
+        self.ended_at: float | None = None
         self.language: str | None = None
         self.transcription: dict[str, Any] | None = None
         self.noise_reduction: dict[str, Any] | None = None
@@ -196,7 +209,7 @@ class _Session:
 
     def describe(self) -> dict[str, Any]:
         """The session object as the API shows it in session.created / session.updated."""
-        return {
+        described: dict[str, Any] = {
             "id": self.id,
             "type": "translation",
             "model": self.model,
@@ -206,6 +219,9 @@ class _Session:
                 "output": {"language": self.language},
             },
         }
+        if not self.server.announce_expiry:
+            del described["expires_at"]
+        return described
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -277,6 +293,8 @@ class _Session:
             elif kind == "session.update":
                 await self._update(event)
             elif kind == "session.close":
+                self.ended_by = "session.close"
+                self.ended_at = time.time()
                 await self._close()
                 return False
             else:
@@ -383,6 +401,27 @@ class _Session:
             del self._pending_audio[:FRAME_BYTES]
             await self._translate_frame(dsp.pcm16_to_array(frame))
 
+    async def expire(self, sender: asyncio.Task[None]) -> None:
+        """At `expires_at`: drop what is still queued, say why, and close with 1001."""
+        await asyncio.sleep(self.expires_at - time.time())
+        sender.cancel()
+        self.ended_by = "expired"
+        self.ended_at = time.time()
+        lifetime = self.server.session_lifetime_s
+        duration = f"{lifetime / 60:g} minutes" if lifetime >= 60 else f"{lifetime:g} seconds"
+        error = {
+            "type": "invalid_request_error",
+            "code": "session_expired",
+            "message": f"Your session hit the maximum duration of {duration}.",
+            "param": None,
+            "event_id": None,
+        }
+        self.server.recent_errors.append({"session": self.id, **error})
+        logger.info("session %s: expired", self.id)
+        with contextlib.suppress(ConnectionClosed):
+            await self.connection.send(json.dumps({"type": "error", "event_id": _event_id(), "error": error}))
+            await self.connection.close(EXPIRED_CLOSE_CODE, "session expired")
+
     async def _close(self) -> None:
         if self._pending_audio and self.language is not None:
             await self._translate_frame(dsp.pcm16_to_array(bytes(self._pending_audio)))
@@ -464,14 +503,29 @@ class _Session:
 class FakeOpenAIServer:
     """A local WebSocket server that speaks OpenAI's Realtime Translation protocol."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, mode: str = "demo", delay_ms: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        mode: str = "demo",
+        delay_ms: int = 0,
+        *,
+        session_lifetime_s: float = SESSION_LIFETIME_S,
+        announce_expiry: bool = True,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if delay_ms < 0:
             raise ValueError("delay_ms must not be negative")
+        if not session_lifetime_s > 0:
+            raise ValueError("session_lifetime_s must be positive")
         self.host = host
         self.mode = mode
         self.delay_ms = delay_ms
+        self.session_lifetime_s = session_lifetime_s
+        # False: session.created carries no expires_at, and sessions still expire unannounced.
+        self.announce_expiry = announce_expiry
+        self.ended_sessions: collections.deque[dict[str, Any]] = collections.deque(maxlen=ENDED_SESSIONS_KEPT)
         self.stalled_until = 0.0
         self.total_connections = 0
         self.recent_errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_ERRORS_KEPT)
@@ -559,20 +613,25 @@ class FakeOpenAIServer:
         self.total_connections += 1
         logger.info("session %s: opened (model %s)", session.id, model)
         sender = asyncio.create_task(session.run_sender())
+        expiry = asyncio.create_task(session.expire(sender))
         try:
             await session.enqueue({"type": "session.created", "session": session.describe()})
             async for message in connection:
                 if not await session.handle(message):
-                    # session.close: the sender flushes what is queued, then closes the socket.
-                    await sender
+                    # session.close: the sender flushes what is queued, then closes the socket
+                    # (unless the session expires first, which cancels it).
+                    await asyncio.wait({sender})
                     break
         except ConnectionClosed:
             pass
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in (sender, expiry):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             del self._sessions[session.id]
+            ended = {"ended_by": session.ended_by, "ended_at": session.ended_at or time.time()}
+            self.ended_sessions.append({**session.stats(), **ended})
             logger.info(
                 "session %s: closed after %.1f s of audio", session.id, session.samples_in / dsp.SAMPLE_RATE
             )
@@ -583,9 +642,15 @@ class FakeOpenAIServer:
         peer = connection.remote_address
         if not (isinstance(peer, tuple) and is_loopback(str(peer[0]))):
             return _http_error(HTTPStatus.FORBIDDEN, "The control API is loopback-only.", "forbidden")
-        # `language=xx` aims a fault at the sessions translating into xx; without it, at all.
+        # `language=xx` aims a fault at the sessions translating into xx, `session=id` at one
+        # session; without either, at all.
         language = query.get("language", [None])[0]
-        sessions = [s for s in self._sessions.values() if language is None or s.language == language]
+        session_id = query.get("session", [None])[0]
+        sessions = [
+            s
+            for s in self._sessions.values()
+            if (language is None or s.language == language) and (session_id is None or s.id == session_id)
+        ]
         try:
             if action == "drop":
                 for session in sessions:
@@ -602,7 +667,7 @@ class FakeOpenAIServer:
                 return _json_response(HTTPStatus.OK, {"sent": len(sessions)})
             if action == "stall":
                 seconds = float(query.get("seconds", ["5"])[0])
-                if language is None:
+                if language is None and session_id is None:
                     self.stalled_until = time.monotonic() + seconds
                 for session in sessions:
                     session.stalled_until = time.monotonic() + seconds
@@ -618,11 +683,13 @@ class FakeOpenAIServer:
         return _http_error(HTTPStatus.NOT_FOUND, f"No such control action: {action}", "not_found")
 
     def stats(self) -> dict[str, Any]:
-        """Open sessions, total connections and the most recent error events sent."""
+        """Open and recently ended sessions, total connections and the most recent error events sent."""
         return {
             "mode": self.mode,
             "delay_ms": self.delay_ms,
+            "session_lifetime_s": self.session_lifetime_s,
             "total_connections": self.total_connections,
             "sessions": [session.stats() for session in self._sessions.values()],
+            "ended_sessions": list(self.ended_sessions),
             "recent_errors": list(self.recent_errors),
         }

@@ -49,6 +49,11 @@ OPENAI_RECONNECTS = Counter(
     "Translation sessions reconnected after a failed or dropped connection.",
     registry=None,
 )
+OPENAI_ROTATIONS = Counter(
+    "translate_worker_openai_rotations",
+    "Translation sessions handed over to a successor before they expired.",
+    registry=None,
+)
 FIRST_TRANSLATED_AUDIO = Histogram(
     "translate_worker_first_translated_audio_seconds",
     "From a translation session's start to its first translated audio.",
@@ -146,7 +151,7 @@ class WorkerCollector(Collector):
 
 def registry_for(worker: MediaWorker) -> CollectorRegistry:
     registry = CollectorRegistry()
-    for collector in (OPENAI_ERRORS, OPENAI_RECONNECTS, FIRST_TRANSLATED_AUDIO):
+    for collector in (OPENAI_ERRORS, OPENAI_RECONNECTS, OPENAI_ROTATIONS, FIRST_TRANSLATED_AUDIO):
         registry.register(collector)
     registry.register(ProcessCollector(registry=None))
     registry.register(WorkerCollector(worker))

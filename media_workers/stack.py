@@ -21,6 +21,8 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
+from .fake_openai import SESSION_LIFETIME_S
+
 ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1
 
@@ -55,6 +57,8 @@ class Stack:
     database_url: str
     fake_mode: str = "tone"
     fake_delay_ms: int = 0
+    # Seconds until each fake OpenAI session expires.
+    fake_session_lifetime: float = SESSION_LIFETIME_S
     workers: int = 1
     worker_capacity: int | None = None
     # Also run a Celery worker (usage reports and housekeeping tasks land in the database).
@@ -122,7 +126,8 @@ class Stack:
         self._spawn(
             "fake_openai",
             [python, "manage.py", "fake_openai", "--host", "127.0.0.1", "--port", str(self.fake_port),
-             "--mode", self.fake_mode, "--delay-ms", str(self.fake_delay_ms)],
+             "--mode", self.fake_mode, "--delay-ms", str(self.fake_delay_ms),
+             "--session-lifetime", str(self.fake_session_lifetime)],
         )  # fmt: skip
         for index in range(self.workers):
             self.start_worker(f"worker{index}")

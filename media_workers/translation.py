@@ -2,6 +2,13 @@
 
 The session owns its connection task. It reconnects with backoff on errors and dropped
 connections while the listeners hear silence; it never raises into the call.
+
+OpenAI ends each of its sessions at `expires_at`, so a long translation runs through a chain
+of OpenAI sessions ("links"). `TRANSLATION_ROTATE_SECONDS` before a link expires its successor
+is opened with the same configuration, the speaker's audio moves to it between two chunks, and
+the old link is asked to flush (`session.close`): the listeners hear all of the old link's
+output, then the successor's, which is held back until then. No chunk goes to both, so the
+translation's one usage record stays the sum of what each link was sent.
 """
 
 from __future__ import annotations
@@ -25,8 +32,17 @@ from . import metrics
 
 logger = logging.getLogger(__name__)
 
-# How long `close()` waits for `session.closed` after asking the server to flush.
+# How long `close()` (and a rotation) waits for `session.closed` after asking the server to flush.
 CLOSE_TIMEOUT = 3.0
+# How long a successor may take to connect before the rotation is tried again.
+OPEN_TIMEOUT = 10.0
+# A successor that failed to open is tried again after about this long (while its predecessor lives).
+RETRY_ROTATION_SECONDS = 2.0
+CLOSE_EVENT = '{"type":"session.close"}'
+# Events a successor holds back until its predecessor has delivered its flush.
+OUTPUT_EVENTS = frozenset(
+    ("session.output_audio.delta", "session.output_transcript.delta", "session.input_transcript.delta")
+)
 # Audio waiting to be sent while the connection is down is kept to about this much; older
 # audio is dropped, since a listener gains nothing from hearing a long-past sentence late.
 MAX_PENDING_SECONDS = 2.0
@@ -58,6 +74,37 @@ def append_message(chunk: bytes) -> str:
     return '{"type":"session.input_audio_buffer.append","audio":"' + base64.b64encode(chunk).decode() + '"}'
 
 
+def rotation_delay(*, opened_at: float, expires_at: float, margin: float, now: float) -> float:
+    """Seconds from `now` until a link opened at `opened_at` hands over to its successor.
+
+    `margin` before it expires, but never before half its life: a margin longer than the
+    service's session lifetime would otherwise rotate without pause.
+    """
+    return max(expires_at - margin, opened_at + (expires_at - opened_at) / 2) - now
+
+
+class _Link:
+    """One OpenAI session (one WebSocket) of a translation."""
+
+    def __init__(self, connection: Any, *, hold: bool) -> None:
+        self.connection = connection
+        self.opened_at = time.time()
+        self.expires_at: float | None = None
+        self.live = asyncio.Event()
+        self.closed = asyncio.Event()
+        # Output held back while the predecessor still flushes; None once it is delivered live.
+        self.held: list[dict[str, Any]] | None = [] if hold else None
+        self.reader: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        if self.reader is not None and self.reader is not asyncio.current_task():
+            self.reader.cancel()
+        try:
+            await self.connection.close()
+        except Exception:
+            logger.debug("error while closing a translation connection", exc_info=True)
+
+
 def make_client() -> AsyncOpenAI:
     # The demo translator accepts any key; the real key never leaves this process.
     return AsyncOpenAI(api_key=settings.OPENAI_API_KEY or "demo", base_url=settings.OPENAI_BASE_URL)
@@ -87,6 +134,8 @@ class TranslationSession:
         self.id = uuid.uuid4().hex
         self.usage = Usage()
         self.status = "connecting"
+        # OpenAI sessions handed over to a successor before they expired.
+        self.rotations = 0
         self._on_usage = on_usage
         # When speech was first sent with no server event since (the stall watchdog's clock).
         self._unanswered_since: float | None = None
@@ -96,9 +145,12 @@ class TranslationSession:
         )
         self._wakeup = asyncio.Event()
         self._closing = False
-        self._closed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._connection: Any = None
+        # The link the speaker's audio goes to, and the one ready to take over from it.
+        self._link: _Link | None = None
+        self._successor: _Link | None = None
+        # Handed-over links still delivering their flush.
+        self._retiring: set[asyncio.Task[None]] = set()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -123,34 +175,37 @@ class TranslationSession:
             return
         self._closing = True
         self._wakeup.set()
-        connection = self._connection
-        if connection is not None and self.status == "live":
+        link = self._link
+        if link is not None and link.live.is_set() and link.reader is not None:
             try:
-                await connection.send_raw('{"type":"session.close"}')
-                await asyncio.wait_for(self._closed.wait(), CLOSE_TIMEOUT)
-            except (TimeoutError, Exception):
-                logger.info("room=%s %r: no session.closed before timeout", self.room_id, self)
+                await link.connection.send_raw(CLOSE_EVENT)
+                # Until session.closed, or the connection ends without it (the session expired).
+                await asyncio.wait({link.reader}, timeout=CLOSE_TIMEOUT)
+            except Exception:
+                logger.debug("room=%s %r: could not ask to close", self.room_id, self, exc_info=True)
+            if not link.closed.is_set():
+                logger.info("room=%s %r: no session.closed (timed out, or it ended)", self.room_id, self)
+        if self._retiring:
+            await asyncio.wait(self._retiring, timeout=CLOSE_TIMEOUT)
         await self._stop()
 
     async def _stop(self) -> None:
-        if self._task is not None and self._task is not asyncio.current_task():
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        for task in [self._task, *self._retiring]:
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         await self._disconnect()
         self.usage.ended_at = time.time()
         if self._on_usage is not None:
             self._on_usage(self)
 
     async def _disconnect(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                await connection.close()
-            except Exception:
-                logger.debug("room=%s %r: error while closing", self.room_id, self, exc_info=True)
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
 
     def _set_status(self, status: str, detail: str = "") -> None:
         if status != self.status:
@@ -168,17 +223,34 @@ class TranslationSession:
             audio["input"] = audio_input
         return {"audio": audio}
 
+    async def _open(self, *, hold: bool = False) -> _Link:
+        """Connect one OpenAI session and give it this translation's whole configuration.
+
+        Every link, the first, a reconnection or a successor, is opened here from the same
+        configuration, so a successor translates exactly as its predecessor did.
+        """
+        manager = self.client.realtime.translations.connect(model=settings.OPENAI_TRANSLATION_MODEL)
+        link = _Link(await manager.enter(), hold=hold)
+        try:
+            link.reader = asyncio.create_task(self._receive_loop(link), name=f"{self!r} reader")
+            await link.connection.session.update(session=self._session_config())
+        except BaseException:
+            await link.close()
+            raise
+        return link
+
     async def _run(self) -> None:
         attempt = 0
+        link: _Link | None = None
         while not self._closing:
             try:
-                manager = self.client.realtime.translations.connect(model=settings.OPENAI_TRANSLATION_MODEL)
-                self._connection = await manager.enter()
-                await self._connection.session.update(session=self._session_config())
+                if link is None:
+                    link = await self._open()
+                    self._link = link
                 attempt = 0
-                await self._pump(self._connection)
-                if self._closing:
-                    return
+                link = await self._pump(link)
+                if link is not None or self._closing:
+                    continue
                 if self._stalled:
                     detail = "the translation service stopped answering"
                 else:
@@ -189,6 +261,7 @@ class TranslationSession:
                 # The message of an SDK error can carry request details; keep only the type.
                 detail = type(exc).__name__
                 logger.warning("room=%s %r: connection failed: %s", self.room_id, self, detail)
+                link = None
             await self._disconnect()
             if self._closing:
                 return
@@ -199,21 +272,96 @@ class TranslationSession:
             delay = min(settings.TRANSLATION_RECONNECT_MAX_DELAY, 0.25 * 2 ** (attempt - 1))
             await asyncio.sleep(delay * (0.75 + random.random() / 2))
 
-    async def _pump(self, connection: Any) -> None:
+    async def _pump(self, link: _Link) -> _Link | None:
+        """Stream to `link` until it hands over to its successor (returned) or ends (None)."""
+        assert link.reader is not None
         self._stalled = False
         self._unanswered_since = None
+        sender = asyncio.create_task(self._send_loop(link))
         helpers = [
-            asyncio.create_task(self._send_loop(connection)),
-            asyncio.create_task(self._watch_for_stall(connection)),
+            asyncio.create_task(self._watch_for_stall(link)),
+            asyncio.create_task(self._prepare_successor(link)),
         ]
         try:
-            await self._receive_loop(connection)
+            await asyncio.wait({sender, link.reader}, return_when=asyncio.FIRST_COMPLETED)
+            if sender.done() and not sender.cancelled() and sender.exception() is None:
+                successor = sender.result()
+                if successor is not None:
+                    self._retire(link, successor)
+                    return successor
+            await link.reader
+            # The link ended unannounced: a successor already open takes over without a pause.
+            successor, self._successor = self._successor, None
+            if successor is not None and not self._closing:
+                logger.info("room=%s %r: session ended early, its successor takes over", self.room_id, self)
+                await link.close()
+                self._link = successor
+                self._release(successor)
+                return successor
+            return None
         finally:
-            for task in helpers:
+            for task in [sender, *helpers]:
                 task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await asyncio.gather(sender, *helpers, return_exceptions=True)
+            if self._successor is not None:
+                successor, self._successor = self._successor, None
+                await successor.close()
 
-    async def _watch_for_stall(self, connection: Any) -> None:
+    async def _prepare_successor(self, link: _Link) -> None:
+        """Open `link`'s successor before it expires; the send loop hands over at its next chunk."""
+        margin = settings.TRANSLATION_ROTATE_SECONDS
+        await link.live.wait()
+        if margin <= 0 or link.expires_at is None:
+            return
+        delay = rotation_delay(
+            opened_at=link.opened_at, expires_at=link.expires_at, margin=margin, now=time.time()
+        )
+        await asyncio.sleep(delay)
+        while True:
+            try:
+                successor = await asyncio.wait_for(self._open(hold=True), OPEN_TIMEOUT)
+                try:
+                    await asyncio.wait_for(successor.live.wait(), OPEN_TIMEOUT)
+                except BaseException:
+                    await successor.close()
+                    raise
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning(
+                    "room=%s %r: could not open the next session: %s", self.room_id, self, type(exc).__name__
+                )
+                await asyncio.sleep(RETRY_ROTATION_SECONDS * (0.75 + random.random() / 2))
+                continue
+            self._successor = successor
+            self._wakeup.set()
+            return
+
+    def _retire(self, link: _Link, successor: _Link) -> None:
+        self.rotations += 1
+        logger.info("room=%s %r: moved to a new session before expiry", self.room_id, self)
+        metrics.OPENAI_ROTATIONS.inc()
+        task = asyncio.create_task(self._finish_flush(link, successor), name=f"{self!r} flush")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _finish_flush(self, link: _Link, successor: _Link) -> None:
+        """Deliver everything the old link's flush brings, then what its successor held back."""
+        assert link.reader is not None
+        try:
+            await asyncio.wait({link.reader}, timeout=CLOSE_TIMEOUT)
+            if not link.closed.is_set():
+                logger.info("room=%s %r: no session.closed before timeout", self.room_id, self)
+        finally:
+            self._release(successor)
+            await link.close()
+
+    def _release(self, link: _Link) -> None:
+        held, link.held = link.held, None
+        for event in held or ():
+            self._handle(link, event)
+
+    async def _watch_for_stall(self, link: _Link) -> None:
         """Speech went out and nothing came back for too long: drop the connection to reconnect."""
         limit = settings.TRANSLATION_STALL_SECONDS
         while True:
@@ -222,60 +370,86 @@ class TranslationSession:
             if since is not None and time.monotonic() - since > limit:
                 logger.warning("room=%s %r: no answer for %.0f s after speech", self.room_id, self, limit)
                 self._stalled = True
-                await connection.close()
+                await link.connection.close()
                 return
 
-    async def _send_loop(self, connection: Any) -> None:
+    async def _send_loop(self, link: _Link) -> _Link | None:
+        """Send queued chunks to `link`; once a successor is ready, close `link` and return it.
+
+        The hand-over happens here, between two chunks, so each chunk goes to exactly one link
+        and the old link's `session.close` follows its last chunk.
+        """
         pending = self._pending
         while True:
-            while pending:
+            successor = self._successor
+            if successor is not None and not self._closing:
+                self._successor = None
+                try:
+                    await link.connection.send_raw(CLOSE_EVENT)
+                except Exception:
+                    logger.info("room=%s %r: the old session was already gone", self.room_id, self)
+                self._link = successor
+                return successor
+            if pending:
                 message, n_bytes, speech = pending.popleft()
-                await connection.send_raw(message)
+                await link.connection.send_raw(message)
                 self.usage.seconds_sent += n_bytes / 48000
                 if speech and self._unanswered_since is None:
                     self._unanswered_since = time.monotonic()
+                continue
             if self._closing:
-                return
+                return None
             self._wakeup.clear()
             await self._wakeup.wait()
 
-    async def _receive_loop(self, connection: Any) -> None:
-        """Reads server events until the connection closes; returns normally on close."""
+    async def _receive_loop(self, link: _Link) -> None:
+        """Reads `link`'s server events until it closes; returns normally on close."""
         from websockets.exceptions import ConnectionClosed
 
         while True:
             try:
-                raw = await connection.recv_bytes()
+                raw = await link.connection.recv_bytes()
             except ConnectionClosed:
                 return
             self._unanswered_since = None
             event = json.loads(raw)
-            kind = event.get("type")
-            if kind == "session.output_audio.delta":
-                pcm = base64.b64decode(event["delta"])
-                if self.usage.first_audio_at is None:
-                    self.usage.first_audio_at = time.time()
-                    metrics.FIRST_TRANSLATED_AUDIO.observe(self.usage.first_audio_at - self.usage.started_at)
-                self.usage.seconds_received += len(pcm) / 48000
-                self.listener.on_translated_audio(self, pcm)
-            elif kind == "session.output_transcript.delta":
-                self.listener.on_transcript(self, kind="translation", text=event.get("delta", ""))
-            elif kind == "session.input_transcript.delta":
-                self.listener.on_transcript(self, kind="original", text=event.get("delta", ""))
-            elif kind in ("session.created", "session.updated"):
-                self._set_status("live")
-            elif kind == "session.closed":
-                self._closed.set()
+            if link.held is not None and event.get("type") in OUTPUT_EVENTS:
+                link.held.append(event)
+            elif self._handle(link, event):
                 return
-            elif kind == "error":
-                self.usage.errors += 1
-                metrics.OPENAI_ERRORS.inc()
-                error = event.get("error") or {}
-                logger.warning(
-                    "room=%s %r: translation error %s: %s",
-                    self.room_id,
-                    self,
-                    error.get("code"),
-                    error.get("message"),
-                )
-                self.listener.on_session_status(self, "error", str(error.get("message") or "error"))
+
+    def _handle(self, link: _Link, event: dict[str, Any]) -> bool:
+        """Act on one server event of `link`; True once the link is closed."""
+        kind = event.get("type")
+        if kind == "session.output_audio.delta":
+            pcm = base64.b64decode(event["delta"])
+            if self.usage.first_audio_at is None:
+                self.usage.first_audio_at = time.time()
+                metrics.FIRST_TRANSLATED_AUDIO.observe(self.usage.first_audio_at - self.usage.started_at)
+            self.usage.seconds_received += len(pcm) / 48000
+            self.listener.on_translated_audio(self, pcm)
+        elif kind == "session.output_transcript.delta":
+            self.listener.on_transcript(self, kind="translation", text=event.get("delta", ""))
+        elif kind == "session.input_transcript.delta":
+            self.listener.on_transcript(self, kind="original", text=event.get("delta", ""))
+        elif kind in ("session.created", "session.updated"):
+            expires_at = (event.get("session") or {}).get("expires_at")
+            link.expires_at = float(expires_at) if isinstance(expires_at, int | float) else None
+            link.live.set()
+            self._set_status("live")
+        elif kind == "session.closed":
+            link.closed.set()
+            return True
+        elif kind == "error":
+            self.usage.errors += 1
+            metrics.OPENAI_ERRORS.inc()
+            error = event.get("error") or {}
+            logger.warning(
+                "room=%s %r: translation error %s: %s",
+                self.room_id,
+                self,
+                error.get("code"),
+                error.get("message"),
+            )
+            self.listener.on_session_status(self, "error", str(error.get("message") or "error"))
+        return False

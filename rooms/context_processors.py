@@ -10,5 +10,9 @@ THEME_COLOUR = "#1f5fd6"
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    """Values every page needs: whether translation is the demo one, and the theme colour."""
-    return {"demo_mode": settings.DEMO_MODE, "theme_colour": THEME_COLOUR}
+    """Values every page needs: whether translation is the demo one, who may sign up, the theme colour."""
+    return {
+        "demo_mode": settings.DEMO_MODE,
+        "signup_mode": settings.SIGNUP_MODE,
+        "theme_colour": THEME_COLOUR,
+    }

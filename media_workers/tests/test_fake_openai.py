@@ -21,9 +21,10 @@ from openai import AsyncOpenAI
 from openai.resources.realtime.translations.translations import AsyncTranslationsConnection
 from openai.types.realtime import RealtimeTranslationSessionUpdateRequestParam
 from openai.types.websocket_reconnection import ReconnectingEvent
-from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 
 from media_workers import dsp
+from media_workers.call_client import until
 from media_workers.fake_openai import TONE_FACTORS, FakeOpenAIServer, is_loopback
 
 MODEL = "gpt-realtime-translate"
@@ -37,8 +38,8 @@ StartServer = Callable[..., Awaitable[FakeOpenAIServer]]
 async def start_server() -> AsyncIterator[StartServer]:
     servers: list[FakeOpenAIServer] = []
 
-    async def start(mode: str = "tone", delay_ms: int = 0) -> FakeOpenAIServer:
-        server = FakeOpenAIServer("127.0.0.1", 0, mode, delay_ms)
+    async def start(mode: str = "tone", delay_ms: int = 0, **options: Any) -> FakeOpenAIServer:
+        server = FakeOpenAIServer("127.0.0.1", 0, mode, delay_ms, **options)
         await server.start()
         servers.append(server)
         return server
@@ -125,6 +126,62 @@ async def test_it_greets_a_new_session_with_session_created(start_server: StartS
     assert created.session.model == MODEL
     assert created.session.audio.output.language is None
     assert created.session.expires_at > time.time()
+
+
+async def test_it_expires_a_session_at_its_expires_at_losing_what_was_in_flight(
+    start_server: StartServer,
+) -> None:
+    server = await start_server("tone", delay_ms=3000, session_lifetime_s=1.5)
+    opened = time.time()
+    async with client_for(server).realtime.translations.connect(model=MODEL) as connection:
+        created = await recv(connection)
+        await connection.session.update(session={"audio": {"output": {"language": "es"}}})
+        await append(connection, dsp.tone(400.0, 0.4))
+        events = await recv_until(connection, "error")
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(connection)
+    expired_at = time.time()
+
+    # Announced in whole seconds, never before the lifetime is up, and kept.
+    assert opened + 1.5 <= created.session.expires_at <= opened + 2.5
+    assert created.session.expires_at <= expired_at < created.session.expires_at + 1.0
+    assert events[-1].error.code == "session_expired"
+    assert "maximum duration" in events[-1].error.message
+    # The translation still held back (delay_ms) is gone with the session.
+    assert not [e for e in events if e.type == "session.output_audio.delta"]
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert await until(lambda: [s["ended_by"] for s in server.stats()["ended_sessions"]] == ["expired"])
+
+
+async def test_it_can_leave_expires_at_out_and_still_expire(start_server: StartServer) -> None:
+    server = await start_server("tone", session_lifetime_s=0.5, announce_expiry=False)
+    async with client_for(server).realtime.translations.connect(model=MODEL) as connection:
+        created = await recv(connection)
+        error = await recv(connection)
+
+    assert created.session.expires_at is None
+    assert error.error.code == "session_expired"
+
+
+async def test_it_records_how_each_session_ended(start_server: StartServer) -> None:
+    server = await start_server("tone")
+    async with client_for(server).realtime.translations.connect(model=MODEL) as connection:
+        await configure(connection)
+        await append(connection, dsp.tone(400.0, 0.3))
+        await close(connection)
+    async with client_for(server).realtime.translations.connect(model=MODEL) as connection:
+        await configure(connection)
+
+    assert await until(lambda: len(server.stats()["ended_sessions"]) == 2, timeout=TIMEOUT)
+    first, second = server.stats()["ended_sessions"]
+    assert (first["ended_by"], second["ended_by"]) == ("session.close", "disconnected")
+    assert first["audio_seconds_received"] == pytest.approx(0.3)
+    assert server.stats()["sessions"] == []
+
+
+def test_it_refuses_a_session_lifetime_that_is_not_positive() -> None:
+    with pytest.raises(ValueError, match="session_lifetime_s"):
+        FakeOpenAIServer(session_lifetime_s=0)
 
 
 async def test_it_also_serves_the_endpoint_without_the_v1_prefix(start_server: StartServer) -> None:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import time
+import urllib.request
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
@@ -14,7 +19,7 @@ from media_workers.call_client import until
 from media_workers.dsp import SAMPLE_RATE, ToneGenerator, dominant_frequency
 from media_workers.fake_openai import TONE_FACTORS, FakeOpenAIServer
 from media_workers.stack import free_port
-from media_workers.translation import TranslationSession, append_message
+from media_workers.translation import TranslationSession, append_message, rotation_delay
 
 
 class Listener:
@@ -22,11 +27,14 @@ class Listener:
 
     def __init__(self) -> None:
         self.audio = bytearray()
+        # Each output delta as it arrived: one engine frame (or the flushed part of one).
+        self.deltas: list[bytes] = []
         self.transcripts: list[tuple[str, str]] = []
         self.statuses: list[str] = []
 
     def on_translated_audio(self, session: TranslationSession, pcm: bytes) -> None:
         self.audio += pcm
+        self.deltas.append(pcm)
 
     def on_transcript(self, session: TranslationSession, *, kind: str, text: str) -> None:
         self.transcripts.append((kind, text))
@@ -111,3 +119,142 @@ async def test_it_flushes_and_waits_for_session_closed_when_closed(fake: FakeOpe
     await session.close()
     assert len(listener.audio) > 0
     assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
+
+
+# --- Rotation before expiry -------------------------------------------------------------------
+
+# The speaker's "words": 100 ms chunks, each a step higher than the one before, so the order in
+# which the translation comes back shows whether anything was lost, repeated or reordered.
+FIRST_HZ = 300.0
+STEP_HZ = 25.0
+
+
+async def speak(session: TranslationSession, seconds: float) -> None:
+    """Feed rising tones in real time, one 100 ms chunk every 100 ms, as the call does."""
+    tone = ToneGenerator(FIRST_HZ, SAMPLE_RATE, 0.3)
+    start = time.monotonic()
+    for index in range(round(seconds * 10)):
+        tone.freq = FIRST_HZ + STEP_HZ * index
+        chunk = tone.next(SAMPLE_RATE // 10).tobytes()
+        session.feed(append_message(chunk), len(chunk), True)
+        await asyncio.sleep(max(0.0, start + (index + 1) / 10 - time.monotonic()))
+
+
+def heard_frequencies(listener: Listener) -> list[float]:
+    """The frequency of each piece of translation, in the order it arrived (0 for silence)."""
+    return [dominant_frequency(np.frombuffer(delta, dtype=np.int16)) or 0.0 for delta in listener.deltas]
+
+
+def rising(values: list[float]) -> bool:
+    return all(b > a for a, b in itertools.pairwise(values))
+
+
+def control(server: FakeOpenAIServer, action: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/_fake/{action}", timeout=5) as reply:
+        return json.load(reply)
+
+
+@pytest.mark.parametrize(
+    ("opened_at", "expires_at", "margin", "now", "delay"),
+    [
+        (1000.0, 4600.0, 60.0, 1000.0, 3540.0),  # an hour's session: a minute before it ends
+        (1000.0, 4600.0, 60.0, 4000.0, 540.0),
+        (1000.0, 4600.0, 60.0, 4590.0, -50.0),  # already due: at once
+        (1000.0, 1100.0, 60.0, 1000.0, 50.0),  # margin beyond half the life: at half of it
+        (1000.0, 1004.0, 1.5, 1001.0, 1.5),
+    ],
+)
+def test_it_rotates_a_margin_before_expiry_but_not_before_half_the_life(
+    opened_at: float, expires_at: float, margin: float, now: float, delay: float
+) -> None:
+    assert rotation_delay(opened_at=opened_at, expires_at=expires_at, margin=margin, now=now) == delay
+
+
+@asynccontextmanager
+async def translating(
+    **fake_options: Any,
+) -> AsyncIterator[tuple[FakeOpenAIServer, TranslationSession, Listener]]:
+    """A fake translator with `fake_options` and a live session to it; the session is closed
+    (and the fake has seen it end) when the block ends."""
+    fake = FakeOpenAIServer(mode="tone", **fake_options)
+    await fake.start()
+    listener = Listener()
+    session = session_for(fake.base_url, listener)
+    session.start()
+    try:
+        assert await until(lambda: "live" in listener.statuses, timeout=5)
+        yield fake, session, listener
+        await session.close()
+        assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
+    finally:
+        await session.close()
+        await fake.stop()
+
+
+async def test_it_hands_the_speaker_to_a_successor_before_expiry_losing_and_repeating_nothing(
+    settings: Any,
+) -> None:
+    settings.TRANSLATION_ROTATE_SECONDS = 1.5
+    # Sessions that expire after 3-4 s and answer 300 ms after each engine frame.
+    async with translating(delay_ms=300, session_lifetime_s=3.0) as (fake, session, listener):
+        await speak(session, 7.0)
+
+    ended = fake.stats()["ended_sessions"]
+    assert session.rotations >= 2
+    assert len(ended) == session.rotations + 1
+    # Every OpenAI session was asked to flush before it expired; none was cut off.
+    assert [s["ended_by"] for s in ended] == ["session.close"] * len(ended)
+    assert session.usage.reconnects == 0 and "reconnecting" not in listener.statuses
+    # No chunk went to two sessions and none went nowhere: what the sessions received adds up
+    # to what was spoken, and that is what the translation's one usage record says was sent.
+    assert sum(s["audio_seconds_received"] for s in ended) == pytest.approx(7.0)
+    assert session.usage.seconds_sent == pytest.approx(7.0)
+    # Every word heard once, in order: as much translation as speech, each piece higher.
+    assert len(listener.audio) == 7 * SAMPLE_RATE * 2
+    assert rising(heard_frequencies(listener)), heard_frequencies(listener)
+    # The successors were configured as the first one: same language, captions of the original.
+    assert {s["output_language"] for s in ended} == {"fr"}
+    originals = [text for kind, text in listener.transcripts if kind == "original"]
+    assert len(originals) == len(listener.deltas)
+
+
+async def test_it_plays_the_old_sessions_flush_before_anything_of_its_successor(settings: Any) -> None:
+    settings.TRANSLATION_ROTATE_SECONDS = 3.0
+    # Long enough a life for the slow flush below to end before the old session expires.
+    async with translating(delay_ms=300, session_lifetime_s=6.0) as (fake, session, listener):
+        speaking = asyncio.create_task(speak(session, 6.0))
+        first = fake.stats()["sessions"][0]["id"]
+        assert await until(lambda: session.rotations == 1, timeout=6)
+        # The old session is slow to flush: its successor translates the next words first.
+        await asyncio.to_thread(control, fake, f"stall?seconds=1.5&session={first}")
+        await speaking
+
+    assert [s["ended_by"] for s in fake.stats()["ended_sessions"]][:1] == ["session.close"]
+    assert len(listener.audio) == 6 * SAMPLE_RATE * 2
+    assert rising(heard_frequencies(listener)), heard_frequencies(listener)
+
+
+@pytest.mark.parametrize(
+    ("announce_expiry", "margin"),
+    [(False, 1.5), (True, 0.0)],
+    ids=["expires_at absent", "rotation off"],
+)
+async def test_it_reconnects_after_an_unannounced_expiry_and_sends_what_waited(
+    settings: Any, announce_expiry: bool, margin: float
+) -> None:
+    settings.TRANSLATION_ROTATE_SECONDS = margin
+    async with translating(session_lifetime_s=2.0, announce_expiry=announce_expiry) as (
+        fake,
+        session,
+        listener,
+    ):
+        await speak(session, 5.0)
+
+    ended = fake.stats()["ended_sessions"]
+    assert session.rotations == 0
+    assert session.usage.reconnects >= 1
+    assert listener.statuses.count("reconnecting") >= 1 and listener.statuses[-1] == "live"
+    assert "expired" in [s["ended_by"] for s in ended]
+    # What waited while the translation reconnected went to the new session, sent once.
+    assert sum(s["audio_seconds_received"] for s in ended) == pytest.approx(session.usage.seconds_sent)
+    assert session.usage.seconds_sent == pytest.approx(5.0)

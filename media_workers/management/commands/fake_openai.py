@@ -8,9 +8,9 @@ import signal
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from media_workers.fake_openai import MODES, FakeOpenAIServer
+from media_workers.fake_openai import MODES, SESSION_LIFETIME_S, FakeOpenAIServer
 
 
 class Command(BaseCommand):
@@ -23,21 +23,41 @@ class Command(BaseCommand):
         )
         parser.add_argument("--mode", choices=MODES, default="demo", help="What the fake translates into.")
         parser.add_argument(
-            "--delay-ms", type=int, default=0, help="Hold every output this long before sending it."
+            "--delay-ms",
+            type=int,
+            default=0,
+            help="Hold every output this long before sending it (the real model answers ~1500 ms late).",
+        )
+        parser.add_argument(
+            "--session-lifetime",
+            type=float,
+            default=SESSION_LIFETIME_S,
+            help="Seconds until each session expires (session_expired error, then close 1001).",
+        )
+        parser.add_argument(
+            "--no-expires-at",
+            action="store_true",
+            help="Leave expires_at out of session.created: sessions then expire unannounced.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        asyncio.run(
-            self.serve(
-                host=options["host"], port=options["port"], mode=options["mode"], delay_ms=options["delay_ms"]
+        try:
+            server = FakeOpenAIServer(
+                options["host"],
+                options["port"],
+                options["mode"],
+                options["delay_ms"],
+                session_lifetime_s=options["session_lifetime"],
+                announce_expiry=not options["no_expires_at"],
             )
-        )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        asyncio.run(self.serve(server))
 
-    async def serve(self, *, host: str, port: int, mode: str, delay_ms: int) -> None:
-        server = FakeOpenAIServer(host, port, mode, delay_ms)
+    async def serve(self, server: FakeOpenAIServer) -> None:
         await server.start()
         # One line on stdout, flushed, so whoever started us can read the URL (and a port 0 choice).
-        self.stdout.write(f"fake OpenAI ({mode} mode) listening on {server.base_url}")
+        self.stdout.write(f"fake OpenAI ({server.mode} mode) listening on {server.base_url}")
         self.stdout.flush()
         serving = asyncio.create_task(server.serve_forever())
         loop = asyncio.get_running_loop()

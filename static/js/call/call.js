@@ -15,6 +15,7 @@ import { sendPresence, watchPresence } from "./presence.js";
 import { ProblemBox } from "./problem.js";
 import { Roster } from "./roster.js";
 import { Signalling } from "./signalling.js";
+import { TurnRenewal } from "./turn.js";
 import { ScreenAwake } from "./wakelock.js";
 
 const CLOSE_MESSAGES = {
@@ -24,6 +25,8 @@ const CLOSE_MESSAGES = {
   4410: "This room has been closed by its owner, so the call has ended.",
   4429: "This page sent too many messages and was disconnected.",
 };
+// Access that ended (docs/signalling.md): the server's own sentence says more than the close code.
+const SERVER_EXPLAINS = new Set(["removed", "session_ended"]);
 // After these, joining again from this page can work; after the others it would be refused again.
 const REJOINABLE_CODES = new Set([4409, 4429]);
 
@@ -113,6 +116,9 @@ export class Call {
       onMessage: (message) => this.onMessage(message),
       onClose: (info) => this.onSocketClose(info),
     });
+    this.turn = new TurnRenewal((message) => this.signalling.send(message));
+    // Why the server is about to close the socket, when its close code alone doesn't say.
+    this.fatalMessage = null;
     this.hello = null;
     // Whether the current socket has said hello: offers go only to a socket that has.
     this.ready = false;
@@ -410,7 +416,7 @@ export class Call {
     this.closePeer();
     this.setState("Connecting the call…", "busy");
     const { pc, sender } = createPeer({
-      iceServers: this.hello.ice_servers,
+      iceServers: this.turn.iceServers,
       track: this.track,
       stream: this.stream,
       onTrack: (stream) => this.playRemote(stream),
@@ -492,6 +498,8 @@ export class Call {
         return;
       case "error":
         return this.onError(message);
+      case "ice_servers":
+        return this.turn.update(message, this.pc);
     }
   }
 
@@ -500,6 +508,8 @@ export class Call {
     const first = this.hello === null;
     this.hello = hello;
     this.ready = true;
+    this.fatalMessage = null;
+    this.turn.update(hello, this.pc);
     ui.demo.hidden = !hello.demo;
     // After "joined from another tab" the button said "Join here instead"; a new socket starts afresh.
     ui.join.textContent = "Join call";
@@ -558,7 +568,10 @@ export class Call {
 
   onError(message) {
     // A fatal error is followed by the socket closing with a code: onSocketClose explains it.
-    if (message.fatal) return;
+    if (message.fatal) {
+      this.fatalMessage = SERVER_EXPLAINS.has(message.code) ? message.message : null;
+      return;
+    }
     if (message.code === "busy") {
       this.retryPeer("The service is busy: no media worker is free right now");
     } else if (message.code === "bad_offer") {
@@ -572,7 +585,8 @@ export class Call {
     this.ready = false;
     if (final) {
       this.endCall();
-      this.showAlert(CLOSE_MESSAGES[code]);
+      this.turn.stop();
+      this.showAlert(this.fatalMessage || CLOSE_MESSAGES[code]);
       this.ui.join.disabled = !REJOINABLE_CODES.has(code);
       this.ui.join.textContent = code === 4409 ? "Join here instead" : "Join call";
       this.setState("Not in the call", "problem");

@@ -576,6 +576,13 @@ export class Call {
       this.retryPeer("The service is busy: no media worker is free right now");
     } else if (message.code === "bad_offer") {
       this.retryPeer("The server could not use this connection");
+    } else if (message.code === "call_full") {
+      // Trying again at once would be refused again: the person decides when to retry.
+      this.endCall();
+      this.showAlert(message.message);
+      this.setState("Not in the call", "problem");
+    } else if (message.code === "join_in_progress") {
+      // This page's earlier offer is still being answered; its answer comes.
     } else {
       this.showAlert(message.message);
     }

@@ -159,6 +159,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.original_volume = settings.DEFAULT_ORIGINAL_VOLUME
         self.translation_volume = 1.0
         self.muted = False
+        self.background = False
         self.pong = asyncio.Event()
         await self.accept()
         metrics.websocket_opened()
@@ -240,6 +241,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             "original_volume": self.original_volume,
             "translation_volume": self.translation_volume,
             "muted": self.muted,
+            "background": self.background,
         }
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -331,6 +333,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         self.muted = message["muted"]
         await self._to_worker(contract.Update, changes={"muted": self.muted})
+
+    async def on_presence(self, message: dict[str, Any]) -> None:
+        self.background = message["background"]
+        await self._to_worker(contract.Update, changes={"background": self.background})
 
     async def on_settings(self, message: dict[str, Any]) -> None:
         if not await self._recheck():

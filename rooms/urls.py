@@ -8,6 +8,7 @@ app_name = "rooms"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("manifest.webmanifest", views.web_manifest, name="manifest"),
     path("profile/", views.profile, name="profile"),
     path("rooms/", views.room_list, name="list"),
     path("rooms/new/", views.room_create, name="create"),

@@ -133,14 +133,23 @@ class ParticipantInfo:
     original_volume: float
     translation_volume: float = 1.0
     muted: bool = False
+    # The person's page is hidden (another app, the lock screen): it may send silence or nothing.
+    background: bool = False
 
     def public(self) -> dict[str, Any]:
         """What every room page may see of them."""
-        return {"id": self.id, "name": self.name, "speak": self.speak, "hear": self.hear, "muted": self.muted}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "speak": self.speak,
+            "hear": self.hear,
+            "muted": self.muted,
+            "background": self.background,
+        }
 
 
 # What `participant.update` may change without reconnecting.
-UPDATABLE = ("name", "speak", "hear", "muted", "original_volume", "translation_volume")
+UPDATABLE = ("name", "speak", "hear", "muted", "background", "original_volume", "translation_volume")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from media_workers.devtools.call_client import write_wav
 from media_workers.devtools.dsp import tone
+from media_workers.devtools.fake_openai import TONE_FACTORS
 from media_workers.devtools.stack import ROOT, Stack
 from tests.support.people import PASSWORD, Person
 from tests.support.rooms import make_room
@@ -33,6 +34,12 @@ WAV_RATE = 48_000
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 # How much of what a page plays must be one tone to say it hears it, and below which it is absent.
 ALICE = Person("alice@example.com", "Alice", "en")
+BRUNO = Person("bruno@example.com", "Bruno", "es")
+ALICE_TONE = 400
+BRUNO_TONE = 1000
+ALICE_IN_SPANISH = ALICE_TONE * TONE_FACTORS["es"]
+ALICE_IN_GERMAN = ALICE_TONE * TONE_FACTORS["de"]
+BRUNO_IN_ENGLISH = BRUNO_TONE * TONE_FACTORS["en"]
 HEARS = 0.4
 ABSENT = 0.01
 # Every wait in these tests ends: the call usually settles within a few seconds.
@@ -213,3 +220,8 @@ def hello() -> dict[str, object]:
         "languages": {"en": "English", "es": "Español"},
         "original_volume": 0.15,
     }
+
+
+def assert_hears(page: Page, freq: float) -> None:
+    share = until_hears(page, freq)
+    assert share > HEARS, f"{page.url} plays {freq:.0f} Hz at only {share:.2f} of its sound"

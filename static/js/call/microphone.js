@@ -4,10 +4,6 @@
 // and translated again; the other two make a phone's microphone usable in a normal room.
 const CONSTRAINTS = { audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true } };
 
-export function microphoneAvailable() {
-  return window.isSecureContext && Boolean(navigator.mediaDevices?.getUserMedia);
-}
-
 export function getMicrophone() {
   return navigator.mediaDevices.getUserMedia(CONSTRAINTS);
 }
@@ -28,9 +24,3 @@ export function microphoneProblem(error) {
       return `The microphone could not be started (${error?.name || "unknown error"}). Press Join call to try again.`;
   }
 }
-
-export const INSECURE_CONTEXT =
-  "This page can't use your microphone because it was not opened over HTTPS. Browsers only allow the microphone on secure pages: open the site with an https:// address (from a phone, the development server must be reached over TLS — see docs/iphone.md).";
-
-export const SYSTEM_MUTED =
-  "Your microphone has been paused by the system (another app may be using it). The others can't hear you until it comes back.";

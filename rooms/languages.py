@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import get_supported_language_variant
+
 # Code -> native name. Order is the order shown to people.
 OUTPUT_LANGUAGES: dict[str, str] = {
     "en": "English",
@@ -25,3 +27,9 @@ DEFAULT_LANGUAGE = "en"
 
 def language_name(code: str) -> str:
     return OUTPUT_LANGUAGES.get(code, code)
+
+
+def page_language(*, chosen: str, hears: str) -> str:
+    """The pages' language (a code of settings.LANGUAGES) for someone who chose `chosen` (or
+    nothing) and hears `hears`: each listener language has its page language ("zh" is "zh-hans")."""
+    return get_supported_language_variant(chosen or hears)

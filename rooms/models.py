@@ -27,6 +27,8 @@ class Profile(models.Model):
     speak_language = models.CharField(
         "I speak", max_length=8, choices=LANGUAGE_CHOICES, default=DEFAULT_LANGUAGE
     )
+    # The language of the pages; empty means the one they hear (guests choose that when they join).
+    page_language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
     is_guest = models.BooleanField(default=False)
     monthly_minutes_quota = models.PositiveIntegerField(
         null=True,

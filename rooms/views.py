@@ -10,10 +10,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 from django_ratelimit.decorators import ratelimit
 
 from . import selectors, services
@@ -102,6 +103,18 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("rooms:list")
     return render(request, "home.html")
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The footer's switcher: the language cookie (Django's set_language) and, for someone
+    signed in, their profile, which wins over the cookie on every device."""
+    code = request.POST.get("language", "")
+    if code not in dict(settings.LANGUAGES):
+        return HttpResponseBadRequest("Unknown language")
+    if request.user.is_authenticated:
+        services.profile_set_page_language(profile=request.user.profile, page_language=code)
+    return set_language(request)
 
 
 @account_required

@@ -15,7 +15,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from . import dashboard, live
+from . import dashboard, live, selectors
 from .forms import UsageFilterForm
 from .models import (
     CallParticipation,
@@ -243,6 +243,7 @@ class UsageDashboardAdmin(ReadOnlyAdmin):
             "form": form,
             "selection": selection,
             "live": self._live(),
+            "site_spend": selectors.site_spend(),
         }
         if selection is not None:
             per_day = dashboard.usage_per_day(selection)

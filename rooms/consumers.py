@@ -12,12 +12,15 @@ import json
 import logging
 import time
 import weakref
+from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.utils.crypto import constant_time_compare
 
 from media_workers.call import room_group
 from media_workers.ice import browser_ice_servers
@@ -29,6 +32,7 @@ from .languages import OUTPUT_LANGUAGES
 from .models import Membership
 from .selectors import translation_block_reason
 from .signalling import SignalError, TokenBucket, parse
+from .signals import user_group
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +57,50 @@ def registry() -> Registry:
     return _registries[loop]
 
 
-@database_sync_to_async
-def load_membership(*, public_id: str, user_id: int) -> Membership | None:
+def membership_in(*, public_id: str, user_id: int) -> Membership | None:
     return (
         Membership.objects.select_related("room", "user__profile")
         .filter(room__public_id=public_id, user_id=user_id)
         .first()
     )
+
+
+load_membership = database_sync_to_async(membership_in)
+
+
+def session_is_for(session_key: str | None, user_id: int) -> bool:
+    """The Django session still exists and still logs in this user with their current password."""
+    if not session_key:
+        return False
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    if str(data.get(SESSION_KEY)) != str(user_id):
+        return False
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    # A password change elsewhere changes the hash, so every other session stops working.
+    return user is not None and constant_time_compare(
+        data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
+    )
+
+
+@database_sync_to_async
+def current_access(*, session_key: str | None, user_id: int, public_id: str) -> Membership | str:
+    """The person's membership if they may still be in the call; otherwise why not (a close reason)."""
+    if not session_is_for(session_key, user_id):
+        return "session_ended"
+    membership = membership_in(public_id=public_id, user_id=user_id)
+    if membership is None:
+        return "removed"
+    if membership.room.is_closed:
+        return "room_closed"
+    return membership
+
+
+# Each reason `current_access` gives, as the socket's close code and a sentence for the page.
+ACCESS_ENDED: dict[str, tuple[int, str]] = {
+    "session_ended": (CLOSE_UNAUTHENTICATED, "You were logged out on this device. Log in again to rejoin."),
+    "removed": (CLOSE_FORBIDDEN, "The room's owner removed you from this room."),
+    "room_closed": (CLOSE_ROOM_CLOSED, "This room is closed."),
+}
 
 
 @database_sync_to_async
@@ -100,6 +141,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     worker_id: str | None = None
     watcher: asyncio.Task[None] | None = None
     participation_id: int | None = None
+    session_key: str | None = None
+    in_groups = False
 
     @property
     def room_id(self) -> str:
@@ -135,7 +178,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", "This room is closed.")
             return
         self.membership = membership
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
         await self.channel_layer.group_add(room_group(self.room_id), self.channel_name)
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        self.in_groups = True
         await self._send(
             {
                 "type": "hello",
@@ -143,6 +190,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "room": {"id": self.room_id, "name": membership.room.name},
                 "demo": settings.DEMO_MODE,
                 "ice_servers": browser_ice_servers(user.pk),
+                "ice_servers_ttl": settings.TURN_TTL_SECONDS,
                 "languages": OUTPUT_LANGUAGES,
                 "original_volume": self.original_volume,
             }
@@ -170,10 +218,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         metrics.websocket_closed()
-        if self.membership is None:
+        if not self.in_groups:
             return
         await self._leave_call()
         await self.channel_layer.group_discard(room_group(self.room_id), self.channel_name)
+        await self.channel_layer.group_discard(user_group(self.scope["user"].pk), self.channel_name)
 
     def _participant(self) -> dict[str, Any]:
         membership = self.membership
@@ -217,15 +266,34 @@ class RoomConsumer(AsyncWebsocketConsumer):
         handler = getattr(self, f"on_{message['type']}")
         await handler(message)
 
+    async def _recheck(self, ended_session: str | None = None) -> bool:
+        """Before anything that changes state: is this person still let in? If not, the call ends."""
+        access: Membership | str
+        if ended_session is not None and ended_session == self.session_key:
+            access = "session_ended"
+        else:
+            access = await current_access(
+                session_key=self.session_key, user_id=self.scope["user"].pk, public_id=self.room_id
+            )
+        if isinstance(access, Membership):
+            self.membership = access
+            return True
+        assert self.membership is not None
+        logger.info("room=%s participant=%s: access ended (%s)", self.room_id, self.membership.pk, access)
+        await self._leave_call()
+        code, sentence = ACCESS_ENDED[access]
+        await self._refuse(code, access, sentence)
+        self.membership = None
+        return False
+
     async def on_ping(self, message: dict[str, Any]) -> None:
         await self._send({"type": "pong"})
 
     async def on_offer(self, message: dict[str, Any]) -> None:
-        membership = await load_membership(public_id=self.room_id, user_id=self.scope["user"].pk)
-        if membership is None or membership.room.is_closed:
-            await self._refuse(CLOSE_FORBIDDEN, "forbidden", "You are no longer a member of this room.")
+        if not await self._recheck():
             return
-        self.membership = membership
+        membership = self.membership
+        assert membership is not None
         worker = await registry().claim_room(self.room_id)
         if worker is None:
             await self._error(
@@ -252,16 +320,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_candidate(self, message: dict[str, Any]) -> None:
-        if message["candidate"] is None:
+        if message["candidate"] is None or not await self._recheck():
             return
         if not await self._to_worker("participant.candidate", candidate=message["candidate"]):
             await self._error("not_in_call", "Send an offer before ICE candidates.", "candidate")
 
     async def on_mute(self, message: dict[str, Any]) -> None:
+        if not await self._recheck():
+            return
         self.muted = message["muted"]
         await self._to_worker("participant.update", changes={"muted": self.muted})
 
     async def on_settings(self, message: dict[str, Any]) -> None:
+        if not await self._recheck():
+            return
         assert self.membership is not None
         changes: dict[str, Any] = {}
         if "hear_language" in message:
@@ -277,6 +349,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def on_leave(self, message: dict[str, Any]) -> None:
         await self._leave_call()
+
+    async def on_renew_ice_servers(self, message: dict[str, Any]) -> None:
+        """Fresh TURN credentials before the page's expire; only for someone still let in."""
+        if not await self._recheck():
+            return
+        await self._send(
+            {
+                "type": "ice_servers",
+                "ice_servers": browser_ice_servers(self.scope["user"].pk),
+                "ice_servers_ttl": settings.TURN_TTL_SECONDS,
+            }
+        )
 
     async def _to_worker(self, kind: str, **fields: Any) -> bool:
         if self.worker_channel is None or self.membership is None:
@@ -362,6 +446,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """The owner closed the room: the call ends for everyone on its page."""
         await self._leave_call()
         await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", "The owner closed this room.")
+
+    async def access_check(self, event: dict[str, Any]) -> None:
+        """Someone was removed from the room, or this user logged out or changed their password."""
+        if self.membership is not None:
+            await self._recheck(ended_session=event.get("ended_session"))
 
     async def call_roster(self, event: dict[str, Any]) -> None:
         await self._send(

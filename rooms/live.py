@@ -78,15 +78,30 @@ def send_translation_blocked(*, channel: str, room_public_id: str, reason: str |
     logger.info("room=%s: told its worker translation is %s", room_public_id, "off" if reason else "on")
 
 
-def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) -> bool:
-    """Tell the media worker hosting the room to stop (or allow) translation; False if none hosts it."""
-
+def _room_worker_channel(room_public_id: str) -> str | None:
     async def find(registry: Registry) -> str | None:
         worker_id = await registry.room_worker_id(room_public_id)
         worker = None if worker_id is None else await registry.worker(worker_id)
         return None if worker is None else worker.channel
 
-    channel = _with_registry(find)
+    return _with_registry(find)
+
+
+def tell_worker_participant_left(*, room_public_id: str, participant_id: str) -> bool:
+    """Make the room's media worker drop this participant's peer connection; False if none hosts it."""
+    channel = _room_worker_channel(room_public_id)
+    if channel is None:
+        return False
+    async_to_sync(get_channel_layer().send)(
+        channel, {"type": "participant.leave", "room": room_public_id, "participant_id": participant_id}
+    )
+    logger.info("room=%s participant=%s: told its worker they left", room_public_id, participant_id)
+    return True
+
+
+def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) -> bool:
+    """Tell the media worker hosting the room to stop (or allow) translation; False if none hosts it."""
+    channel = _room_worker_channel(room_public_id)
     if channel is None:
         return False
     send_translation_blocked(channel=channel, room_public_id=room_public_id, reason=reason)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, FloatField, Q, QuerySet, Sum
+from django.db.models import DecimalField, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
@@ -28,6 +30,8 @@ class InviteFailure(enum.StrEnum):
     USED_UP = "used_up"
     GUESTS_NOT_ALLOWED = "guests_not_allowed"
     GUEST_ELSEWHERE = "guest_elsewhere"
+    INVITE_GUESTS_FULL = "invite_guests_full"
+    ROOM_GUESTS_FULL = "room_guests_full"
 
 
 def is_guest(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -69,6 +73,19 @@ def guest_room(user: AbstractBaseUser) -> Room | None:
     """The one room a guest account was made for (None once that room is gone)."""
     membership = Membership.objects.filter(user=user).select_related("room").first()
     return membership.room if membership else None
+
+
+# The invite a visitor opened (its id, never its token), so signing up or logging in can bring
+# them back to join it (`rooms:join`), and so SIGNUP_MODE=invite lets them make an account.
+SESSION_PENDING_INVITE = "pending_invite"
+
+
+def pending_invite(session: Any) -> Invite | None:
+    """The invite this browser session opened last, if it still exists."""
+    invite_id = session.get(SESSION_PENDING_INVITE)
+    if not isinstance(invite_id, int):
+        return None
+    return Invite.objects.filter(pk=invite_id).select_related("room__owner").first()
 
 
 def invite_lookup(token: str) -> Invite | None:
@@ -134,24 +151,64 @@ def quota_status(user_id: int) -> QuotaStatus:
     return QuotaStatus(used_minutes=seconds / 60, quota_minutes=quota)
 
 
-def translation_block_reason(room: Room) -> str | None:
-    """Why translation is off in this room, in a sentence for the people in it; None when it is on."""
-    status = quota_status(room.owner_id)
+@dataclass(frozen=True)
+class SiteSpend:
+    """What the whole site spent on translation this calendar month (UTC), against its limit."""
+
+    spent: Decimal
+    limit: Decimal | None
+
+    @property
+    def reached(self) -> bool:
+        return self.limit is not None and self.spent >= self.limit
+
+
+def site_spend() -> SiteSpend:
+    spent = TranslationUsage.objects.filter(started_at__gte=month_start()).aggregate(
+        spent=Coalesce(Sum("cost"), Decimal(0), output_field=DecimalField())
+    )["spent"]
+    limit = settings.GLOBAL_MONTHLY_SPEND_LIMIT
+    return SiteSpend(spent=spent, limit=None if limit is None else Decimal(str(limit)))
+
+
+SITE_LIMIT_REACHED = (
+    "Translation is off on this whole site: this month's spending limit for translation has been "
+    "reached. The call goes on without translation."
+)
+
+
+def _owner_block_reason(owner_id: int) -> str | None:
+    status = quota_status(owner_id)
     if not status.exhausted:
         return None
+    if status.quota_minutes == 0:
+        return (
+            "Translation is off: this room's owner has no translation minutes this month (the "
+            "site's staff grant them). The call goes on without translation."
+        )
     return (
         "Translation is off: this room's owner has used this month's "
         f"{status.quota_minutes} translation minutes. The call goes on without translation."
     )
 
 
+def translation_block_reason(room: Room) -> str | None:
+    """Why translation is off in this room, in a sentence for the people in it; None when it is on."""
+    if site_spend().reached:
+        return SITE_LIMIT_REACHED
+    return _owner_block_reason(room.owner_id)
+
+
 def translation_block_reasons(*, room_public_ids: list[str]) -> dict[str, str | None]:
     """`translation_block_reason` for each of these rooms that still exists, one quota read per owner."""
+    site_reached = site_spend().reached
     by_owner: dict[int, str | None] = {}
     reasons = {}
     for room in Room.objects.filter(public_id__in=room_public_ids).order_by():
         if room.owner_id not in by_owner:
-            by_owner[room.owner_id] = translation_block_reason(room)
+            by_owner[room.owner_id] = (
+                SITE_LIMIT_REACHED if site_reached else _owner_block_reason(room.owner_id)
+            )
         reasons[room.public_id] = by_owner[room.owner_id]
     return reasons
 

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import live
 from .languages import OUTPUT_LANGUAGES
 from .models import CallParticipation, Invite, Membership, Profile, Room
 from .selectors import InviteFailure, invite_lookup, invite_problem, is_guest, usable_invites
@@ -161,9 +162,46 @@ def _join(*, invite: Invite, user: AbstractBaseUser, role: Membership.Role) -> M
 
 
 @transaction.atomic
+def invite_revoke_and_remove(*, invite: Invite) -> int:
+    """Revoke the invite and remove everyone who joined through it; returns how many were removed."""
+    invite_revoke(invite=invite)
+    joined = Membership.objects.filter(invite=invite).exclude(role=Membership.Role.OWNER)
+    removed = [membership_remove(membership=membership) for membership in joined.select_related("room")]
+    return len(removed)
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    """Take a member or guest out of the room; their open pages and their call end at once."""
+    if membership.role == Membership.Role.OWNER:
+        raise ValueError("The owner cannot be removed from their own room.")
+    public_id, membership_id = membership.room.public_id, membership.pk
+    membership.delete()
+    logger.info("room %s: membership %s removed", public_id, membership_id)
+    transaction.on_commit(lambda: _end_access(public_id, membership_id))
+
+
+def _end_access(public_id: str, membership_id: int) -> None:
+    """Close the removed person's sockets (they re-check and leave) and drop them from the call."""
+    _tell_room(public_id, {"type": "access.check", "membership_id": membership_id})
+    # Also straight to the media worker, in case their page is already gone but their peer is not.
+    try:
+        live.tell_worker_participant_left(room_public_id=public_id, participant_id=str(membership_id))
+    except Exception:
+        logger.warning(
+            "room %s: could not tell its worker membership %s left", public_id, membership_id, exc_info=True
+        )
+
+
+@transaction.atomic
 def invite_accept(*, token: str, user: AbstractBaseUser) -> Membership:
+    """Let a signed-in person into the room of the invite with this token."""
+    return member_join(invite=_find_invite(token), user=user)
+
+
+@transaction.atomic
+def member_join(*, invite: Invite, user: AbstractBaseUser) -> Membership:
     """Let a signed-in person into the invite's room (a member already just stays one)."""
-    invite = _find_invite(token)
     existing = Membership.objects.filter(room=invite.room, user=user).first()
     if existing is not None:
         return existing
@@ -177,10 +215,16 @@ def invite_accept(*, token: str, user: AbstractBaseUser) -> Membership:
 def guest_join(*, token: str, display_name: str, language: str) -> AbstractBaseUser:
     """Make an account-less guest for the invite's room and let them in."""
     _check_language(language)
-    invite = _find_invite(token)
+    # Locked, so two guests racing for the last place cannot both get in.
+    invite = Invite.objects.select_for_update().select_related("room").get(pk=_find_invite(token).pk)
     _raise_if_unusable(invite)
     if not invite.room.allow_guests:
         raise InviteError(InviteFailure.GUESTS_NOT_ALLOWED)
+    guests = Membership.objects.filter(room=invite.room, role=Membership.Role.GUEST)
+    if guests.filter(invite=invite).count() >= settings.MAX_GUESTS_PER_INVITE:
+        raise InviteError(InviteFailure.INVITE_GUESTS_FULL)
+    if guests.count() >= settings.MAX_GUESTS_PER_ROOM:
+        raise InviteError(InviteFailure.ROOM_GUESTS_FULL)
     user = get_user_model().objects.create_user(username=f"guest-{secrets.token_hex(8)}", password=None)
     Profile.objects.update_or_create(
         user=user,

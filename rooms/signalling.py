@@ -127,6 +127,7 @@ VALIDATORS = {
     "settings": _settings,
     "leave": _simple("leave"),
     "ping": _simple("ping"),
+    "renew_ice_servers": _simple("renew_ice_servers"),
 }
 
 

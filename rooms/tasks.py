@@ -32,8 +32,13 @@ RETRY = {
 
 @shared_task(name="rooms.tasks.record_translation_usage", **RETRY)
 def record_translation_usage(report: dict[str, Any]) -> None:
-    """Store a session's running totals; stop the room's translation once its owner is over quota."""
+    """Store a session's running totals; stop translation once the owner or the site is over its limit."""
     row = usage.translation_usage_record(report=usage.UsageReport.from_payload(report))
+    if selectors.site_spend().reached:
+        # Every call on the site stops translating now, not at the next periodic refresh.
+        logger.warning("the site's monthly translation spending limit is reached")
+        refresh_translation_blocks()
+        return
     if row is None or row.room is None:
         return
     reason = selectors.translation_block_reason(row.room)
@@ -44,10 +49,11 @@ def record_translation_usage(report: dict[str, Any]) -> None:
 
 @shared_task(name="rooms.tasks.refresh_translation_blocks", **RETRY)
 def refresh_translation_blocks() -> int:
-    """Tell the worker of every live call whether its owner's quota allows translation now.
+    """Tell the worker of every live call whether its owner's quota and the site's limit allow
+    translation now.
 
-    Lifts a block once the quota is raised or a new month starts, and blocks an owner's other
-    rooms once one of them used the quota up. A worker ignores a message that changes nothing.
+    Lifts a block once the quota or limit is raised or a new month starts, and blocks an owner's
+    other rooms once one of them used the quota up. A worker ignores a message that changes nothing.
     Returns how many rooms were told.
     """
     channels = live.room_channels()

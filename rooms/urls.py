@@ -22,5 +22,12 @@ urlpatterns = [
     path("r/<str:public_id>/delete/", views.room_delete, name="delete"),
     path("r/<str:public_id>/invites/", views.invite_create, name="invite_create"),
     path("r/<str:public_id>/invites/<int:invite_id>/revoke/", views.invite_revoke, name="invite_revoke"),
+    path(
+        "r/<str:public_id>/invites/<int:invite_id>/revoke-and-remove/",
+        views.invite_revoke_and_remove,
+        name="invite_revoke_and_remove",
+    ),
+    path("r/<str:public_id>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("i/<str:token>/", views.invite, name="invite"),
+    path("join/", views.join, name="join"),
 ]

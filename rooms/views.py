@@ -19,12 +19,12 @@ from django_ratelimit.decorators import ratelimit
 
 from . import selectors, services
 from .forms import GuestJoinForm, InviteForm, MembershipLanguageForm, ProfileForm, RoomNameForm
-from .models import Invite, Room
+from .models import Invite, Membership, Room
 from .selectors import InviteFailure
 
 View = Callable[..., HttpResponse]
 
-# Plain invite tokens live only in the owner's session, so the link can be shown again there.
+# A new invite's plain token waits in its owner's session until the room page has shown it once.
 SESSION_TOKENS = "invite_tokens"
 
 INVITE_FAILURE_PAGES: dict[InviteFailure, tuple[int, str, str]] = {
@@ -64,7 +64,35 @@ INVITE_FAILURE_PAGES: dict[InviteFailure, tuple[int, str, str]] = {
         "A guest pass is good for one room only. Log out, then open this link again to join as a new "
         "guest, or sign up for an account.",
     ),
+    InviteFailure.INVITE_GUESTS_FULL: (
+        403,
+        "This invite has let in all the guests it may",
+        "Each invite link lets in a limited number of guests. Ask the room's owner for a new link, "
+        "or sign up or log in to join with an account.",
+    ),
+    InviteFailure.ROOM_GUESTS_FULL: (
+        403,
+        "This room has as many guests as it may",
+        "The room holds a limited number of guests. Sign up or log in to join with an account, "
+        "or ask the room's owner to make room.",
+    ),
 }
+
+
+def origin_only_referrer(view: View) -> View:
+    """Pages whose address holds an invite token: no request from them carries more than our origin.
+
+    Not `no-referrer`: under it browsers send `Origin: null` with the page's own form posts,
+    and Django's CSRF check (rightly) refuses those, so nobody could join as a guest.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "strict-origin"
+        return response
+
+    return wrapper
 
 
 def account_required(view: View) -> View:
@@ -131,7 +159,11 @@ def profile(request: HttpRequest) -> HttpResponse:
 @account_required
 def room_list(request: HttpRequest) -> HttpResponse:
     rooms = selectors.rooms_for_user(request.user)
-    return render(request, "rooms/list.html", {"rooms": rooms, "form": RoomNameForm()})
+    # After confirming their e-mail address and logging in, an invited person lands here.
+    invite = selectors.pending_invite(request.session)
+    pending = invite if invite is not None and not rooms.filter(pk=invite.room_id).exists() else None
+    context = {"rooms": rooms, "form": RoomNameForm(), "pending_invite": pending}
+    return render(request, "rooms/list.html", context)
 
 
 @account_required
@@ -173,6 +205,9 @@ def room_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         ]
         context["other_invites"] = [invite for invite in invites if str(invite.pk) not in tokens]
         context["invite_form"] = InviteForm()
+        # Shown once: from now on the plain token exists only in what the owner copied.
+        for invite, _link in context["shared_invites"]:
+            _forget_token(request, invite)
     return render(request, "rooms/detail.html", context)
 
 
@@ -273,27 +308,71 @@ def invite_revoke(request: HttpRequest, public_id: str, invite_id: int) -> HttpR
     return redirect(room_url(room))
 
 
+@account_required
+@require_POST
+def invite_revoke_and_remove(request: HttpRequest, public_id: str, invite_id: int) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    invite = get_object_or_404(room.invites, pk=invite_id)
+    removed = services.invite_revoke_and_remove(invite=invite)
+    _forget_token(request, invite)
+    people = "1 person" if removed == 1 else f"{removed} people"
+    messages.success(request, f"Invite revoked, and the {people} who joined through it removed.")
+    return redirect(room_url(room))
+
+
+@account_required
+@require_POST
+def member_remove(request: HttpRequest, public_id: str, membership_id: int) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    membership = get_object_or_404(
+        room.memberships.exclude(role=Membership.Role.OWNER).select_related("user__profile"), pk=membership_id
+    )
+    services.membership_remove(membership=membership)
+    messages.success(request, f"{membership.user.profile.name} was removed from the room.")
+    return redirect(room_url(room))
+
+
 def _invite_failure(request: HttpRequest, reason: InviteFailure) -> HttpResponse:
     status, title, explanation = INVITE_FAILURE_PAGES[reason]
     context = {"title": title, "explanation": explanation, "reason": reason.value}
     return render(request, "rooms/invite_error.html", context, status=status)
 
 
+def _confirm_join(request: HttpRequest, invite: Invite) -> HttpResponse:
+    """A signed-in person sees whose room this is and joins by POST (a GET never makes a member)."""
+    if selectors.membership_for(room=invite.room, user=request.user) is not None:
+        request.session.pop(selectors.SESSION_PENDING_INVITE, None)
+        return redirect(room_url(invite.room))
+    if selectors.is_guest(request.user):
+        return _invite_failure(request, InviteFailure.GUEST_ELSEWHERE)
+    problem = selectors.invite_problem(invite)
+    if problem is not None:
+        return _invite_failure(request, problem)
+    if request.method == "POST":
+        try:
+            membership = services.member_join(invite=invite, user=request.user)
+        except services.InviteError as error:
+            return _invite_failure(request, error.reason)
+        request.session.pop(selectors.SESSION_PENDING_INVITE, None)
+        return redirect(room_url(membership.room))
+    return render(request, "rooms/invite_confirm.html", {"room": invite.room})
+
+
 # Per address: bounds guessing of invite tokens and the guest accounts one address can make.
+@origin_only_referrer
 @ratelimit(key="ip", rate=_rate("INVITE_OPEN_RATE"), method=ratelimit.ALL, block=False)
 def invite(request: HttpRequest, token: str) -> HttpResponse:
     if getattr(request, "limited", False):
         return _too_many(request, "attempts with invite links")
-    if request.user.is_authenticated:
-        try:
-            membership = services.invite_accept(token=token, user=request.user)
-        except services.InviteError as error:
-            return _invite_failure(request, error.reason)
-        return redirect(room_url(membership.room))
     found = selectors.invite_lookup(token)
+    if request.user.is_authenticated:
+        if found is None:
+            return _invite_failure(request, InviteFailure.UNKNOWN)
+        return _confirm_join(request, found)
     problem = InviteFailure.UNKNOWN if found is None else selectors.invite_problem(found)
     if problem is not None:
         return _invite_failure(request, problem)
+    request.session[selectors.SESSION_PENDING_INVITE] = found.pk
     form = GuestJoinForm(request.POST or None) if found.room.allow_guests else None
     if request.method == "POST" and form is not None and form.is_valid():
         try:
@@ -305,7 +384,16 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
         except services.InviteError as error:
             return _invite_failure(request, error.reason)
         login(request, guest, backend="django.contrib.auth.backends.ModelBackend")
+        request.session.pop(selectors.SESSION_PENDING_INVITE, None)
         return redirect(room_url(found.room))
-    return render(
-        request, "rooms/invite.html", {"room": found.room, "form": form, "invite_path": request.path}
-    )
+    return render(request, "rooms/invite.html", {"room": found.room, "form": form})
+
+
+@origin_only_referrer
+@login_required
+def join(request: HttpRequest) -> HttpResponse:
+    """Where signing up or logging in from an invite page leads: that invite's confirmation."""
+    invite = selectors.pending_invite(request.session)
+    if invite is None:
+        return _invite_failure(request, InviteFailure.UNKNOWN)
+    return _confirm_join(request, invite)

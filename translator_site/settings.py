@@ -68,7 +68,8 @@ def envjson(name: str, default: Any) -> Any:
         raise ImproperlyConfigured(f"{name} must be JSON: {exc}") from None
 
 
-DEBUG = envbool("DEBUG", True)
+# Off unless asked for: ./scripts/dev and the test settings turn it on themselves.
+DEBUG = envbool("DEBUG", False)
 
 
 def _secret_key() -> str:
@@ -111,6 +112,8 @@ MIDDLEWARE = [
     # First: load balancers, Docker and Prometheus reach /healthz, /readyz and /metrics by
     # address over plain HTTP, so these answer before the host check and the HTTPS redirect.
     "translator_site.health.ProbeMiddleware",
+    # Before anything reads the client's address (rate limits, allauth, logs).
+    "translator_site.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "translator_site.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -258,7 +261,13 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
 # --- Accounts (django-allauth) ---------------------------------------------------------------
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
-ACCOUNT_EMAIL_VERIFICATION = envstr("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_EMAIL_VERIFICATION = envstr("ACCOUNT_EMAIL_VERIFICATION", "optional" if DEBUG else "mandatory")
+ACCOUNT_ADAPTER = "rooms.adapters.AccountAdapter"
+# Who may make an account: open (anyone), invite (only someone holding a usable room invite)
+# or closed (staff make accounts in the admin). Staff can always make accounts.
+SIGNUP_MODE = envstr("SIGNUP_MODE", "invite")
+if SIGNUP_MODE not in ("open", "invite", "closed"):
+    raise ImproperlyConfigured(f"SIGNUP_MODE must be open, invite or closed, not {SIGNUP_MODE!r}")
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = True
@@ -284,6 +293,9 @@ INVITE_DEFAULT_EXPIRY_DAYS = envint("INVITE_DEFAULT_EXPIRY_DAYS", 7)
 INVITE_OPEN_RATE = envstr("INVITE_OPEN_RATE", "60/10m")
 INVITE_CREATE_RATE = envstr("INVITE_CREATE_RATE", "30/h")
 RATELIMIT_USE_CACHE = "default"
+# Guests one invite link may let in, and guests one room may hold (each refused with a page).
+MAX_GUESTS_PER_INVITE = envint("MAX_GUESTS_PER_INVITE", 10)
+MAX_GUESTS_PER_ROOM = envint("MAX_GUESTS_PER_ROOM", 25)
 # Expired or revoked invites are deleted this many days after they stopped working.
 INVITE_EXPIRED_GRACE_DAYS = envint("INVITE_EXPIRED_GRACE_DAYS", 30)
 # Guest accounts with no sign-in and no call for this many days are deleted with their data.
@@ -294,13 +306,20 @@ GUEST_RETENTION_DAYS = envint("GUEST_RETENTION_DAYS", 30)
 MODEL_PRICES_PER_MINUTE: dict[str, float] = envjson(
     "MODEL_PRICES_PER_MINUTE", {"gpt-realtime-translate": 0.034}
 )
-# Translation minutes a month for all of one owner's rooms (a profile may override it).
+# Translation minutes a month for all of one owner's rooms, for every account without a quota
+# of its own (staff set one in the admin); 0: nobody translates until staff grant minutes.
 MONTHLY_MINUTES_QUOTA = envint("MONTHLY_MINUTES_QUOTA", 600)
+# The most the whole site may spend on translation in a calendar month (UTC), in the currency
+# of MODEL_PRICES_PER_MINUTE; at it, translation stops in every call. Empty: no limit.
+GLOBAL_MONTHLY_SPEND_LIMIT: float | None = (
+    envfloat("GLOBAL_MONTHLY_SPEND_LIMIT", 0.0) if envstr("GLOBAL_MONTHLY_SPEND_LIMIT") else None
+)
 
 # --- OpenAI Realtime Translation -------------------------------------------------------------
 OPENAI_API_KEY = envstr("OPENAI_API_KEY")
-# Without a key the service runs in demo mode against the local fake translator.
-DEMO_MODE = not OPENAI_API_KEY
+# Without a key the service runs in demo mode against the local fake translator, but only
+# when asked for (DEBUG on, or DEMO_MODE=1): a production worker without a key refuses to start.
+DEMO_MODE = not OPENAI_API_KEY and envbool("DEMO_MODE", DEBUG)
 FAKE_OPENAI_HOST = envstr("FAKE_OPENAI_HOST", "127.0.0.1")
 FAKE_OPENAI_PORT = envint("FAKE_OPENAI_PORT", 8765)
 OPENAI_BASE_URL = envstr(
@@ -352,11 +371,17 @@ SIGNALLING_RATE_BURST = envint("SIGNALLING_RATE_BURST", 60)
 TURN_URLS = envlist("TURN_URLS", "")
 # The secret shared with coturn (its static-auth-secret); TURN is off unless both are set.
 TURN_SECRET = envstr("TURN_SECRET")
-# Lifetime of a credential handed to a page; coturn refuses to refresh an allocation after
-# it, so it must outlast the longest call (the TURN REST API draft recommends one day).
-TURN_TTL_SECONDS = envint("TURN_TTL_SECONDS", 86400)
+# Lifetime of a credential handed to a page. The page asks for a fresh one over its socket
+# before it expires, so a removed member's credential dies within this time.
+TURN_TTL_SECONDS = envint("TURN_TTL_SECONDS", 3600)
 
 # --- Operations: health, metrics, logs, content security policy ------------------------------
+# How many reverse proxies in front of daphne append to X-Forwarded-For. The client's address
+# (rate limits, logs) is the entry that many places from the right; 0: the connection's own
+# address, and X-Forwarded-For is ignored (anyone can send one).
+TRUSTED_PROXY_HOPS = envint("TRUSTED_PROXY_HOPS", 0)
+if TRUSTED_PROXY_HOPS < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_HOPS must be 0 or more, not {TRUSTED_PROXY_HOPS}")
 # Who may read the web process's /metrics: comma-separated addresses or networks (CIDR).
 # Requests that came through a proxy (X-Forwarded-For set) are always refused.
 METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "127.0.0.1,::1")

@@ -16,7 +16,9 @@ os.environ.setdefault("ICE_HOST_ADDRESSES", "127.0.0.1")
 os.environ["ICE_SERVERS"] = "[]"
 # A developer's real key never reaches a test; a test that needs a key set passes a fake one.
 os.environ["OPENAI_API_KEY"] = os.environ.get("TEST_OPENAI_API_KEY", "")
+# Like ./scripts/dev: the tests that need production's defaults set them themselves.
 os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("SIGNUP_MODE", "open")
 
 from .settings import *  # noqa: F403
 

@@ -6,14 +6,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.test import Client
 
 from media_workers.registry import Registry
 from rooms import services
 from rooms.models import Room
+from rooms.routing import websocket_urlpatterns
 
 PASSWORD = "correct horse battery staple"
 
@@ -87,6 +91,27 @@ def outsider(db: None) -> AbstractUser:
 @pytest.fixture
 def staff(db: None) -> AbstractUser:
     return make_user("sam@example.com", "Sam Staff", "en", is_staff=True, is_superuser=True)
+
+
+def logged_in_session(user: AbstractUser) -> SessionBase:
+    """A real Django session logging `user` in, as a browser's cookie carries it to the websocket."""
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client.session
+
+
+def room_socket(
+    public_id: str, user: AbstractUser | AnonymousUser, *, origin: str | None = "http://testserver"
+) -> WebsocketCommunicator:
+    """A room page's websocket for `user`, with the session their login made (if any)."""
+    headers = [(b"host", b"testserver")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/rooms/{public_id}/", headers)
+    comm.scope["user"] = user
+    if user.is_authenticated:
+        comm.scope["session"] = logged_in_session(user)
+    return comm
 
 
 @pytest.fixture

@@ -9,17 +9,15 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
+from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.urls import get_resolver
 
 from rooms import services
 from rooms.models import Invite, Membership, Room
-from rooms.routing import websocket_urlpatterns
 
-from .conftest import make_user
+from .conftest import make_user, room_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,9 +71,7 @@ def http_outcome(user: Any, method: str, path: str) -> str:
 
 
 async def ws_outcome(user: Any, room: Room) -> str:
-    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
-    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/rooms/{room.public_id}/", headers)
-    comm.scope["user"] = user or AnonymousUser()
+    comm = await database_sync_to_async(room_socket)(room.public_id, user or AnonymousUser())
     await comm.connect()
     first = json.loads(await comm.receive_from(timeout=5))
     outcome = "accept" if first["type"] == "hello" else str((await comm.receive_output(timeout=5))["code"])
@@ -106,7 +102,12 @@ def test_it_lets_in_exactly_whom_the_table_says() -> None:
             if method == "WS":
                 got = async_to_sync(ws_outcome)(user, room)
             else:
-                path = template.replace("<room>", room.public_id).replace("<invite>", str(invite.pk))
+                member = Membership.objects.get(room=room, user=personas["member"])
+                path = (
+                    template.replace("<room>", room.public_id)
+                    .replace("<invite>", str(invite.pk))
+                    .replace("<member>", str(member.pk))
+                )
                 got = http_outcome(user, method, path)
             if got != want:
                 wrong.append(f"{persona} {entry}: got {got}, the table says {want}")

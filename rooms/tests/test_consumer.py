@@ -15,15 +15,13 @@ import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
 from rooms import services
 from rooms.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from rooms.models import Membership, Room
-from rooms.routing import websocket_urlpatterns
-from rooms.tests.conftest import announce_worker, retire_worker
+from rooms.tests.conftest import announce_worker, retire_worker, room_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,13 +41,10 @@ def make_room() -> People:
     return room, owner, member, outsider
 
 
-def communicator(room: Room, user: Any, origin: str | None = "http://testserver") -> WebsocketCommunicator:
-    headers = [(b"host", b"testserver")]
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/rooms/{room.public_id}/", headers)
-    comm.scope["user"] = user
-    return comm
+async def communicator(
+    room: Room, user: Any, origin: str | None = "http://testserver"
+) -> WebsocketCommunicator:
+    return await database_sync_to_async(room_socket)(room.public_id, user, origin=origin)  # type: ignore[no-any-return]
 
 
 async def receive(comm: WebsocketCommunicator) -> dict[str, Any]:
@@ -64,7 +59,7 @@ async def people() -> People:
 @pytest.fixture
 async def member_socket(people: People) -> AsyncIterator[WebsocketCommunicator]:
     room, _, member, _ = people
-    comm = communicator(room, member)
+    comm = await communicator(room, member)
     connected, _ = await comm.connect()
     assert connected
     hello = await receive(comm)
@@ -77,7 +72,7 @@ async def test_it_greets_a_member_with_their_languages_and_no_secrets(
     people: People,
 ) -> None:
     room, _, member, _ = people
-    comm = communicator(room, member)
+    comm = await communicator(room, member)
     await comm.connect()
     hello = await receive(comm)
     assert hello["participant"]["name"] == "member"
@@ -105,7 +100,7 @@ async def test_it_refuses_with_a_reason(
 
     room, _, member, outsider = people
     user = {"anonymous": AnonymousUser(), "outsider": outsider, "member": member}[who]
-    comm = communicator(room, user, origin)
+    comm = await communicator(room, user, origin)
     await comm.connect()
     error = await receive(comm)
     assert error["type"] == "error" and error["code"] == reason and error["fatal"] is True
@@ -118,7 +113,7 @@ async def test_it_refuses_with_a_reason(
 async def test_it_refuses_a_closed_room(people: People) -> None:
     room, _, member, _ = people
     await database_sync_to_async(services.room_close)(room=room)
-    comm = communicator(room, member)
+    comm = await communicator(room, member)
     await comm.connect()
     error = await receive(comm)
     assert error["code"] == "room_closed"
@@ -175,7 +170,7 @@ async def test_it_rate_limits_a_flood_and_recovers(people: People, settings: Any
     settings.SIGNALLING_RATE_BURST = 10
     settings.SIGNALLING_RATE_PER_SECOND = 0.5
     room, _, member, _ = people
-    comm = communicator(room, member)
+    comm = await communicator(room, member)
     await comm.connect()
     await receive(comm)
     for _ in range(50):
@@ -209,7 +204,7 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     worker_channel = await layer.new_channel(prefix="mediaworker")
     await announce_worker("test-worker", channel=worker_channel, ttl=10)
-    comm = communicator(room, member)
+    comm = await communicator(room, member)
     await comm.connect()
     await receive(comm)
     try:

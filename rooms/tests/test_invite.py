@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -42,15 +43,39 @@ FAILURES = [
 # --- With an account ---------------------------------------------------------------------------
 
 
-def test_it_lets_a_signed_in_person_join(
+def test_it_lets_a_signed_in_person_join_after_confirming(
     room: Room, token: str, outsider: AbstractUser, client_for: Callable[[AbstractUser], Client]
 ) -> None:
-    response = client_for(outsider).get(f"/i/{token}/", follow=True)
+    client = client_for(outsider)
+    page = client.get(f"/i/{token}/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "<h1>Kitchen table</h1>" in body
+    assert "A room of <strong>Olivia</strong>" in body
+    assert "Join Kitchen table</button>" in body
+    assert not Membership.objects.filter(room=room, user=outsider).exists()
+
+    response = client.post(f"/i/{token}/", follow=True)
     assert response.redirect_chain[-1][0] == f"/r/{room.public_id}/"
-    assert "<h1>Kitchen table</h1>" in response.content.decode()
     membership = Membership.objects.get(room=room, user=outsider)
     assert membership.role == "member"
     assert room.invites.get().uses == 1
+
+
+def test_it_never_makes_a_member_from_a_get_or_another_sites_post(
+    room: Room, token: str, outsider: AbstractUser
+) -> None:
+    """A page elsewhere embedding the link, or posting to it, cannot pull a signed-in person in."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(outsider, backend="django.contrib.auth.backends.ModelBackend")
+    for _ in range(3):
+        browser.get(f"/i/{token}/", follow=True)
+    forged = browser.post(
+        f"/i/{token}/", HTTP_ORIGIN="https://evil.example", HTTP_REFERER="https://evil.example/"
+    )
+    assert forged.status_code == 403
+    assert not Membership.objects.filter(room=room, user=outsider).exists()
+    assert room.invites.get().uses == 0
 
 
 def test_it_does_not_count_a_member_opening_the_link_again(
@@ -72,7 +97,7 @@ def test_it_lets_no_more_people_in_than_max_uses(
     issued = services.invite_create(room=room, created_by=owner, expires_in_days=1, max_uses=1)
     first = make_user("first@example.com", "First")
     second = make_user("second@example.com", "Second")
-    assert client_for(first).get(f"/i/{issued.token}/").status_code == 302
+    assert client_for(first).post(f"/i/{issued.token}/").status_code == 302
     response = client_for(second).get(f"/i/{issued.token}/")
     assert response.status_code == 410
     assert "This invite has been used up" in response.content.decode()
@@ -119,11 +144,30 @@ def test_it_offers_a_visitor_three_ways_in(client: Client, room: Room, token: st
     assert response.status_code == 200
     body = response.content.decode()
     assert "<h1>Kitchen table</h1>" in body
-    assert f'href="/accounts/signup/?next=/i/{token}/"' in body
-    assert f'href="/accounts/login/?next=/i/{token}/"' in body
+    assert 'href="/accounts/signup/?next=/join/"' in body
+    assert 'href="/accounts/login/?next=/join/"' in body
     assert "Join as a guest" in body
     assert '<label for="id_display_name">Your name:</label>' in body
     assert room.invites.get().uses == 0
+
+
+def test_it_keeps_the_token_out_of_referrers_next_links_and_the_session(
+    client: Client,
+    room: Room,
+    token: str,
+    outsider: AbstractUser,
+    client_for: Callable[[AbstractUser], Client],
+) -> None:
+    for response in (
+        client.get(f"/i/{token}/"),
+        client_for(outsider).get(f"/i/{token}/"),
+        client.get("/join/"),
+    ):
+        assert response["Referrer-Policy"] == "strict-origin"
+        assert f"next=/i/{token}" not in response.content.decode()
+    assert token not in str(dict(client.session))
+    broken = Client().get("/i/not-a-real-token/")
+    assert broken["Referrer-Policy"] == "strict-origin"
 
 
 @pytest.mark.parametrize(("how", "message"), FAILURES)
@@ -189,25 +233,76 @@ def test_it_keeps_guests_out_of_a_room_for_account_holders(client: Client, room:
 
 
 def test_it_brings_a_new_account_into_the_room_after_sign_up(client: Client, room: Room, token: str) -> None:
+    client.get(f"/i/{token}/")
     response = client.post(
         "/accounts/signup/",
-        {"email": "newbie@example.com", "password1": PASSWORD, "password2": PASSWORD, "next": f"/i/{token}/"},
+        {"email": "newbie@example.com", "password1": PASSWORD, "password2": PASSWORD, "next": "/join/"},
         follow=True,
     )
+    assert response.redirect_chain[-1][0] == "/join/"
+    assert "Join Kitchen table</button>" in response.content.decode()
+    response = client.post("/join/", follow=True)
     assert response.redirect_chain[-1][0] == f"/r/{room.public_id}/"
     assert Membership.objects.get(room=room, user__email="newbie@example.com").role == "member"
+    assert "pending_invite" not in client.session
 
 
 def test_it_brings_an_account_into_the_room_after_log_in(
     client: Client, room: Room, token: str, outsider: AbstractUser
 ) -> None:
+    client.get(f"/i/{token}/")
     response = client.post(
-        "/accounts/login/",
-        {"login": "otto@example.com", "password": PASSWORD, "next": f"/i/{token}/"},
-        follow=True,
+        "/accounts/login/", {"login": "otto@example.com", "password": PASSWORD, "next": "/join/"}, follow=True
     )
-    assert response.redirect_chain[-1][0] == f"/r/{room.public_id}/"
+    assert response.redirect_chain[-1][0] == "/join/"
+    assert not Membership.objects.filter(room=room, user=outsider).exists()
+    client.post("/join/")
     assert Membership.objects.filter(room=room, user=outsider).exists()
+
+
+def test_it_says_there_is_nothing_to_join_without_an_invite_opened_first(
+    outsider: AbstractUser, client_for: Callable[[AbstractUser], Client]
+) -> None:
+    response = client_for(outsider).post("/join/")
+    assert response.status_code == 404
+    assert not Membership.objects.filter(user=outsider).exists()
+
+
+# --- Guest limits --------------------------------------------------------------------------------
+
+
+def test_it_lets_an_invite_bring_in_only_so_many_guests(
+    room: Room, owner: AbstractUser, settings: Any
+) -> None:
+    settings.MAX_GUESTS_PER_INVITE = 2
+    issued = services.invite_create(room=room, created_by=owner, expires_in_days=1, max_uses=None)
+    statuses = [
+        Client().post(f"/i/{issued.token}/", {"display_name": f"G{i}", "language": "en"}).status_code
+        for i in range(3)
+    ]
+    assert statuses == [302, 302, 403]
+    refused = Client().post(f"/i/{issued.token}/", {"display_name": "Late", "language": "en"})
+    assert "This invite has let in all the guests it may" in refused.content.decode()
+    assert room.memberships.filter(role="guest").count() == 2
+    # Another link still works, up to the room's own limit.
+    other = services.invite_create(room=room, created_by=owner, expires_in_days=1, max_uses=None)
+    assert Client().post(f"/i/{other.token}/", {"display_name": "New", "language": "en"}).status_code == 302
+
+
+def test_it_lets_a_room_hold_only_so_many_guests(room: Room, owner: AbstractUser, settings: Any) -> None:
+    settings.MAX_GUESTS_PER_ROOM = 2
+    tokens = [
+        services.invite_create(room=room, created_by=owner, expires_in_days=1, max_uses=None).token
+        for _ in range(3)
+    ]
+    statuses = [
+        Client().post(f"/i/{t}/", {"display_name": f"G{i}", "language": "en"}).status_code
+        for i, t in enumerate(tokens)
+    ]
+    assert statuses == [302, 302, 403]
+    refused = Client().post(f"/i/{tokens[2]}/", {"display_name": "Late", "language": "en"})
+    assert "This room has as many guests as it may" in refused.content.decode()
+    assert room.memberships.filter(role="guest").count() == 2
 
 
 # --- Guests and other rooms --------------------------------------------------------------------

@@ -11,15 +11,13 @@ import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AbstractUser
 from django.test import Client, override_settings
 
 from rooms.models import CallParticipation, Room
-from rooms.routing import websocket_urlpatterns
 from rooms.selectors import translation_block_reason
-from rooms.tests.conftest import announce_worker, retire_worker
+from rooms.tests.conftest import announce_worker, retire_worker, room_socket
 from rooms.tests.test_usage import make_report, record
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
@@ -90,12 +88,7 @@ async def worker() -> AsyncIterator[tuple[Any, str]]:
 
 
 async def offer(room: Room, user: AbstractUser) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(
-        URLRouter(websocket_urlpatterns),
-        f"/ws/rooms/{room.public_id}/",
-        [(b"host", b"testserver"), (b"origin", b"http://testserver")],
-    )
-    comm.scope["user"] = user
+    comm = await database_sync_to_async(room_socket)(room.public_id, user)
     await comm.connect()
     assert json.loads(await comm.receive_from(timeout=5))["type"] == "hello"
     await comm.send_to(text_data=json.dumps({"type": "offer", "sdp": SDP}))

@@ -30,6 +30,8 @@ ALICE = Person("alice@example.com", "Alice", "en")
 BRUNO = Person("bruno@example.com", "Bruno", "es")
 
 REPORT_SECONDS = 1.0
+# The site's monthly limit in this module: far above what the other tests spend (cents).
+SITE_LIMIT = 1.0
 # Allowance for the first audio reaching OpenAI after a join (ICE, the translator's connection).
 SLACK = 1.5
 
@@ -40,7 +42,10 @@ def stack(django_db_setup: None) -> Iterator[Stack]:
         database_url=database_url(),
         fake_mode="tone",
         celery=True,
-        extra_env={"USAGE_REPORT_SECONDS": str(REPORT_SECONDS)},
+        extra_env={
+            "USAGE_REPORT_SECONDS": str(REPORT_SECONDS),
+            "GLOBAL_MONTHLY_SPEND_LIMIT": str(SITE_LIMIT),
+        },
     ).start()
     try:
         yield running
@@ -79,6 +84,22 @@ def open_sessions(stack: Stack) -> list[dict[str, Any]]:
     return json.loads(stack.fake_control("stats"))["sessions"]  # type: ignore[no-any-return]
 
 
+async def translation_stops_mid_call(stack: Stack, room: Room, *, because: str) -> None:
+    """Alice and Bruno hear each other translated, then every page is told why it stopped, every
+    session at OpenAI closes, and the call goes on untranslated."""
+    async with (
+        participant(stack, ALICE, room.public_id, 400) as alice,
+        participant(stack, BRUNO, room.public_id, 1000) as bruno,
+    ):
+        assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
+        for client in (alice, bruno):
+            assert await until(lambda c=client: bool(translation_off(c))), client.heard.messages
+            assert because in translation_off(client)[-1]["detail"]
+        assert await eventually(lambda: open_sessions(stack) == [])
+        assert await until(lambda: share(bruno, 400) > HEARS)
+        assert alice.pc is not None and alice.pc.connectionState == "connected"
+
+
 async def test_it_does_not_translate_a_call_whose_owner_is_at_quota(stack: Stack) -> None:
     room = await asyncio.to_thread(make_room, ALICE, BRUNO)
     await asyncio.to_thread(set_quota, room, 1, 60.0)
@@ -104,17 +125,28 @@ async def test_it_stops_translation_mid_call_when_the_quota_runs_out(stack: Stac
     room = await asyncio.to_thread(make_room, ALICE, BRUNO)
     # 50 of 60 seconds used: the call's two translations take the owner over in about 5 s.
     await asyncio.to_thread(set_quota, room, 1, 50.0)
+    await translation_stops_mid_call(stack, room, because="translation minutes")
+
+
+async def test_it_stops_translation_in_a_live_call_when_the_site_reaches_its_limit(stack: Stack) -> None:
+    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    # Someone else's room spent all but about a quarter of a cent ($0.034 a minute): this call's
+    # two translations use that up within a few seconds, far inside Alice's own quota.
+    elsewhere = await asyncio.to_thread(make_room, Person("carla@example.com", "Carla", "it"))
+    await asyncio.to_thread(record, make_report(elsewhere, seconds_sent=(SITE_LIMIT - 0.0027) / 0.034 * 60))
+    await translation_stops_mid_call(stack, room, because="this month's spending limit for translation")
+    # A call that starts now is told why at once, and opens no session at all.
+    connections_before = json.loads(await asyncio.to_thread(stack.fake_control, "stats"))["total_connections"]
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
     ):
-        assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
         for client in (alice, bruno):
             assert await until(lambda c=client: bool(translation_off(c))), client.heard.messages
-            assert "translation minutes" in translation_off(client)[-1]["detail"]
-        assert await eventually(lambda: open_sessions(stack) == [])
-        assert await until(lambda: share(bruno, 400) > HEARS)
-        assert alice.pc is not None and alice.pc.connectionState == "connected"
+            assert "spending limit" in translation_off(client)[-1]["detail"]
+        assert await until(lambda: share(alice, 1000) > HEARS)
+    stats = json.loads(await asyncio.to_thread(stack.fake_control, "stats"))
+    assert stats["total_connections"] == connections_before
 
 
 async def test_it_loses_at_most_one_report_interval_when_the_worker_dies(stack: Stack) -> None:

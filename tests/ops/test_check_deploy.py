@@ -7,6 +7,8 @@ import secrets
 import subprocess
 import sys
 
+import pytest
+
 from media_workers.stack import ROOT
 
 PRODUCTION = {
@@ -17,6 +19,9 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "translate.example.org",
     "DATABASE_URL": "postgres://translate:password@127.0.0.1:5432/translate",
     "LOG_FORMAT": "json",
+    "OPENAI_API_KEY": "sk-" + "x" * 40,
+    "GLOBAL_MONTHLY_SPEND_LIMIT": "200",
+    "TRUSTED_PROXY_HOPS": "1",
 }
 
 
@@ -49,3 +54,27 @@ def test_it_refuses_to_start_without_a_secret_key() -> None:
     result = run_check({"SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("unsafe", "warning"),
+    [
+        ({"SIGNUP_MODE": "open"}, "translate.W001"),
+        ({"ACCOUNT_EMAIL_VERIFICATION": "optional"}, "translate.W002"),
+        ({"GLOBAL_MONTHLY_SPEND_LIMIT": ""}, "translate.W003"),
+        ({"OPENAI_API_KEY": "", "DEMO_MODE": "1"}, "translate.W004"),
+        ({"OPENAI_API_KEY": ""}, "translate.W005"),
+        ({"TRUSTED_PROXY_HOPS": "0"}, "translate.W006"),
+    ],
+)
+def test_it_warns_about_each_unsafe_production_setting(unsafe: dict[str, str], warning: str) -> None:
+    result = run_check(unsafe)
+    assert result.returncode != 0
+    assert warning in result.stderr, result.stderr
+
+
+def test_it_defaults_to_invite_only_sign_up_and_verified_email() -> None:
+    """Neither is named above, and DEBUG unset is off: the defaults are the production ones."""
+    assert "SIGNUP_MODE" not in PRODUCTION and "ACCOUNT_EMAIL_VERIFICATION" not in PRODUCTION
+    result = run_check({"DEBUG": ""})
+    assert result.returncode == 0, result.stdout + result.stderr

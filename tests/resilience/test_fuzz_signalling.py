@@ -11,6 +11,8 @@ from asgiref.sync import async_to_sync
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.base import SessionBase
+from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +37,7 @@ DOCUMENTED_CODES = {
     "busy",
     "bad_offer",
 }
-REPLY_TYPES = {"error", "pong", "settings"}
+REPLY_TYPES = {"error", "pong", "settings", "ice_servers"}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -45,7 +47,7 @@ json_values = st.recursive(
     max_leaves=12,
 )
 known_types = st.sampled_from(
-    ["offer", "candidate", "mute", "settings", "leave", "ping", "answer", "", "OFFER"]
+    ["offer", "candidate", "mute", "settings", "leave", "ping", "renew_ice_servers", "answer", "", "OFFER"]
 )
 typed_messages = st.builds(
     lambda kind, fields: json.dumps({**fields, "type": kind}),
@@ -71,17 +73,21 @@ messages = st.one_of(
 )
 
 
-def make_member() -> tuple[Room, Any]:
+def make_member() -> tuple[Room, Any, SessionBase]:
+    """The room's owner, logged in: the socket re-checks their session before changing anything."""
     users = get_user_model().objects
     owner = users.create_user(username="fuzz-owner@example.com", email="fuzz-owner@example.com", password="x")
     room, _ = services.room_create(owner=owner, name="Fuzz")
-    return room, owner
+    browser = Client()
+    browser.force_login(owner, backend="django.contrib.auth.backends.ModelBackend")
+    return room, owner, browser.session
 
 
-async def exchange(room: Room, user: Any, sent: list[str]) -> list[dict[str, Any]]:
+async def exchange(room: Room, user: Any, session: SessionBase, sent: list[str]) -> list[dict[str, Any]]:
     headers = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
     comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/rooms/{room.public_id}/", headers)
     comm.scope["user"] = user
+    comm.scope["session"] = session
     connected, _ = await comm.connect()
     assert connected
     assert json.loads(await comm.receive_from(timeout=5))["type"] == "hello"
@@ -99,17 +105,17 @@ async def exchange(room: Room, user: Any, sent: list[str]) -> list[dict[str, Any
 
 
 @pytest.fixture
-def member() -> tuple[Room, Any]:
+def member() -> tuple[Room, Any, SessionBase]:
     return make_member()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sent=st.lists(messages, max_size=25))
 def test_it_answers_anything_with_documented_replies_and_stays_open(
-    member: tuple[Room, Any], sent: list[str]
+    member: tuple[Room, Any, SessionBase], sent: list[str]
 ) -> None:
-    room, user = member
-    replies = async_to_sync(exchange)(room, user, sent)
+    room, user, session = member
+    replies = async_to_sync(exchange)(room, user, session, sent)
     for reply in replies:
         assert reply["type"] in REPLY_TYPES, reply
         if reply["type"] == "error":

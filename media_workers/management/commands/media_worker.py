@@ -7,7 +7,7 @@ import signal
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from media_workers.metrics import MetricsServer
 from media_workers.worker import MediaWorker
@@ -29,6 +29,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.OPENAI_API_KEY and not settings.DEMO_MODE:
+            # Not a silent demo in production: people would hear pitch-shifted voices, not translation.
+            raise CommandError(
+                "OPENAI_API_KEY is not set. Set it to translate with OpenAI; demo mode (the local "
+                "stand-in translator) runs only with DEBUG=1 or DEMO_MODE=1."
+            )
         asyncio.run(
             self.serve(
                 worker_id=options["worker_id"],

@@ -13,6 +13,7 @@ import {
 import { createPeer, gatheredOffer } from "./peer.js";
 import { Roster } from "./roster.js";
 import { Signalling } from "./signalling.js";
+import { TurnRenewal } from "./turn.js";
 
 const CLOSE_MESSAGES = {
   4401: "You are no longer signed in. Log in, or open your invite link again.",
@@ -21,6 +22,8 @@ const CLOSE_MESSAGES = {
   4410: "This room has been closed by its owner, so the call has ended.",
   4429: "This page sent too many messages and was disconnected.",
 };
+// Access that ended (docs/signalling.md): the server's own sentence says more than the close code.
+const SERVER_EXPLAINS = new Set(["removed", "session_ended"]);
 // After these, joining again from this page can work; after the others it would be refused again.
 const REJOINABLE_CODES = new Set([4409, 4429]);
 
@@ -74,6 +77,9 @@ export class Call {
       onMessage: (message) => this.onMessage(message),
       onClose: (info) => this.onSocketClose(info),
     });
+    this.turn = new TurnRenewal((message) => this.signalling.send(message));
+    // Why the server is about to close the socket, when its close code alone doesn't say.
+    this.fatalMessage = null;
     this.hello = null;
     // Whether the current socket has said hello: offers go only to a socket that has.
     this.ready = false;
@@ -235,7 +241,7 @@ export class Call {
     this.closePeer();
     this.setState("Connecting the call…", "busy");
     const { pc, sender } = createPeer({
-      iceServers: this.hello.ice_servers,
+      iceServers: this.turn.iceServers,
       track: this.track,
       stream: this.stream,
       onTrack: (stream) => this.playRemote(stream),
@@ -327,6 +333,8 @@ export class Call {
         return;
       case "error":
         return this.onError(message);
+      case "ice_servers":
+        return this.turn.update(message, this.pc);
     }
   }
 
@@ -335,6 +343,8 @@ export class Call {
     const first = this.hello === null;
     this.hello = hello;
     this.ready = true;
+    this.fatalMessage = null;
+    this.turn.update(hello, this.pc);
     ui.demo.hidden = !hello.demo;
     // After "joined from another tab" the button said "Join here instead"; a new socket starts afresh.
     ui.join.textContent = "Join call";
@@ -392,7 +402,10 @@ export class Call {
 
   onError(message) {
     // A fatal error is followed by the socket closing with a code: onSocketClose explains it.
-    if (message.fatal) return;
+    if (message.fatal) {
+      this.fatalMessage = SERVER_EXPLAINS.has(message.code) ? message.message : null;
+      return;
+    }
     if (message.code === "busy") {
       this.retryPeer("The service is busy: no media worker is free right now");
     } else if (message.code === "bad_offer") {
@@ -406,7 +419,8 @@ export class Call {
     this.ready = false;
     if (final) {
       this.endCall();
-      this.showAlert(CLOSE_MESSAGES[code]);
+      this.turn.stop();
+      this.showAlert(this.fatalMessage || CLOSE_MESSAGES[code]);
       this.ui.join.disabled = !REJOINABLE_CODES.has(code);
       this.ui.join.textContent = code === 4409 ? "Join here instead" : "Join call";
       this.setState("Not in the call", "problem");

@@ -33,3 +33,9 @@ def page_language(*, chosen: str, hears: str) -> str:
     """The pages' language (a code of settings.LANGUAGES) for someone who chose `chosen` (or
     nothing) and hears `hears`: each listener language has its page language ("zh" is "zh-hans")."""
     return get_supported_language_variant(chosen or hears)
+
+
+def listener_language(page_code: str) -> str:
+    """The listener language of a page language ("zh-hans" is "zh"); English if it has none."""
+    code = page_code.split("-")[0]
+    return code if code in OUTPUT_LANGUAGES else DEFAULT_LANGUAGE

@@ -20,7 +20,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.utils import translation
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_noop
 
 from media_workers.call import room_group
 from media_workers.ice import browser_ice_servers
@@ -28,7 +30,7 @@ from media_workers.registry import Registry
 from translator_site import metrics
 
 from . import usage
-from .languages import OUTPUT_LANGUAGES
+from .languages import OUTPUT_LANGUAGES, page_language
 from .models import Membership
 from .selectors import translation_block_reason
 from .signalling import SignalError, TokenBucket, parse
@@ -97,9 +99,12 @@ def current_access(*, session_key: str | None, user_id: int, public_id: str) -> 
 
 # Each reason `current_access` gives, as the socket's close code and a sentence for the page.
 ACCESS_ENDED: dict[str, tuple[int, str]] = {
-    "session_ended": (CLOSE_UNAUTHENTICATED, "You were logged out on this device. Log in again to rejoin."),
-    "removed": (CLOSE_FORBIDDEN, "The room's owner removed you from this room."),
-    "room_closed": (CLOSE_ROOM_CLOSED, "This room is closed."),
+    "session_ended": (
+        CLOSE_UNAUTHENTICATED,
+        gettext_noop("You were logged out on this device. Log in again to rejoin."),
+    ),
+    "removed": (CLOSE_FORBIDDEN, gettext_noop("The room's owner removed you from this room.")),
+    "room_closed": (CLOSE_ROOM_CLOSED, gettext_noop("This room is closed.")),
 }
 
 
@@ -143,6 +148,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     participation_id: int | None = None
     session_key: str | None = None
     in_groups = False
+    # The page language of the person on this socket, once known.
+    language = settings.LANGUAGE_CODE
 
     @property
     def room_id(self) -> str:
@@ -162,22 +169,30 @@ class RoomConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if not origin_allowed(headers):
             await self._refuse(
-                CLOSE_FORBIDDEN, "forbidden_origin", "This page may not connect from another site."
+                CLOSE_FORBIDDEN,
+                "forbidden_origin",
+                gettext_noop("This page may not connect from another site."),
             )
             return
         if user is None or not user.is_authenticated:
             await self._refuse(
-                CLOSE_UNAUTHENTICATED, "unauthenticated", "Log in or open your invite link again."
+                CLOSE_UNAUTHENTICATED,
+                "unauthenticated",
+                gettext_noop("Log in or open your invite link again."),
             )
             return
         membership = await load_membership(public_id=self.room_id, user_id=user.pk)
         if membership is None:
-            await self._refuse(CLOSE_FORBIDDEN, "forbidden", "You are not a member of this room.")
+            await self._refuse(
+                CLOSE_FORBIDDEN, "forbidden", gettext_noop("You are not a member of this room.")
+            )
             return
         if membership.room.is_closed:
             await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", "This room is closed.")
             return
         self.membership = membership
+        profile = membership.user.profile
+        self.language = page_language(chosen=profile.page_language, hears=profile.hear_language)
         session = self.scope.get("session")
         self.session_key = session.session_key if session is not None else None
         await self.channel_layer.group_add(room_group(self.room_id), self.channel_name)
@@ -239,6 +254,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         }
 
     async def _send(self, message: dict[str, Any]) -> None:
+        # Sentences for people (from here, the media worker or a task) are written in English and
+        # marked for the catalog where they are written; they leave in this person's page language.
+        with translation.override(self.language):
+            for key in ("message", "detail"):
+                if isinstance(message.get(key), str) and message[key]:
+                    message = {**message, key: translation.gettext(message[key])}
         await self.send(text_data=json.dumps(message))
 
     async def _error(self, code: str, message: str, about: str | None = None) -> None:
@@ -253,9 +274,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if not self.bucket.allow():
             self.refused_in_a_row += 1
             if self.refused_in_a_row >= MAX_REFUSED_IN_A_ROW:
-                await self._refuse(CLOSE_RATE_LIMITED, "rate_limited", "Too many messages: disconnected.")
+                await self._refuse(
+                    CLOSE_RATE_LIMITED, "rate_limited", gettext_noop("Too many messages: disconnected.")
+                )
             elif self.refused_in_a_row == 1:
-                await self._error("rate_limited", "Too many messages: slow down.")
+                await self._error("rate_limited", gettext_noop("Too many messages: slow down."))
             return
         self.refused_in_a_row = 0
         try:
@@ -297,7 +320,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         worker = await registry().claim_room(self.room_id)
         if worker is None:
             await self._error(
-                "busy", "The service is busy: no media worker is free. Try again shortly.", "offer"
+                "busy",
+                gettext_noop("The service is busy: no media worker is free. Try again shortly."),
+                "offer",
             )
             return
         self.worker_channel, self.worker_id = worker.channel, worker.id
@@ -323,7 +348,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if message["candidate"] is None or not await self._recheck():
             return
         if not await self._to_worker("participant.candidate", candidate=message["candidate"]):
-            await self._error("not_in_call", "Send an offer before ICE candidates.", "candidate")
+            await self._error(
+                "not_in_call", gettext_noop("Send an offer before ICE candidates."), "candidate"
+            )
 
     async def on_mute(self, message: dict[str, Any]) -> None:
         if not await self._recheck():
@@ -434,18 +461,24 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def worker_replaced(self, event: dict[str, Any]) -> None:
         self.worker_channel = self.worker_id = None
-        await self._refuse(CLOSE_REPLACED, "replaced", "You joined this call from another tab or device.")
+        await self._refuse(
+            CLOSE_REPLACED, "replaced", gettext_noop("You joined this call from another tab or device.")
+        )
 
     async def worker_moving(self, event: dict[str, Any]) -> None:
         self.worker_channel = self.worker_id = None
         await self._send(
-            {"type": "reconnect", "reason": "moving", "message": "Moving your call to another server."}
+            {
+                "type": "reconnect",
+                "reason": "moving",
+                "message": gettext_noop("Moving your call to another server."),
+            }
         )
 
     async def room_closed(self, event: dict[str, Any]) -> None:
         """The owner closed the room: the call ends for everyone on its page."""
         await self._leave_call()
-        await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", "The owner closed this room.")
+        await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", gettext_noop("The owner closed this room."))
 
     async def access_check(self, event: dict[str, Any]) -> None:
         """Someone was removed from the room, or this user logged out or changed their password."""

@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from .models import CallParticipation, Invite, Membership, Profile, Room, TranslationUsage
 
@@ -171,7 +172,7 @@ def site_spend() -> SiteSpend:
     return SiteSpend(spent=spent, limit=None if limit is None else Decimal(str(limit)))
 
 
-SITE_LIMIT_REACHED = (
+SITE_LIMIT_REACHED = gettext_noop(
     "Translation is off on this whole site: this month's spending limit for translation has been "
     "reached. The call goes on without translation."
 )
@@ -182,7 +183,7 @@ def _owner_block_reason(owner_id: int) -> str | None:
     if not status.exhausted:
         return None
     if status.quota_minutes == 0:
-        return (
+        return gettext_noop(
             "Translation is off: this room's owner has no translation minutes this month (the "
             "site's staff grant them). The call goes on without translation."
         )

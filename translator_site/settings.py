@@ -179,7 +179,8 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 # The pages' languages: the 13 a listener can hear (rooms/languages.py), by their native names.
-# Catalogs in locale/ (see the README, "Translating the pages"); allauth brings its own.
+# Catalogs in locale/ (see the README, "Translating the pages"); allauth brings its own, except
+# for hi and vi (none) and pt (its pt_BR): locale_allauth/ fills those in.
 LANGUAGES = [
     ("en", "English"),
     ("es", "Español"),
@@ -195,7 +196,7 @@ LANGUAGES = [
     ("id", "Bahasa Indonesia"),
     ("vi", "Tiếng Việt"),
 ]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_allauth"]
 USE_TZ = True
 
 STATIC_URL = "static/"

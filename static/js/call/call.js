@@ -1,5 +1,6 @@
 // The live call on the room page: join flow, controls, states and captions (docs/signalling.md).
 
+import { gettext, gettext_noop, interpolate } from "../i18n.js";
 import { Backoff } from "./backoff.js";
 import { Captions } from "./captions.js";
 import { LevelMeter } from "./meter.js";
@@ -16,11 +17,11 @@ import { Signalling } from "./signalling.js";
 import { TurnRenewal } from "./turn.js";
 
 const CLOSE_MESSAGES = {
-  4401: "You are no longer signed in. Log in, or open your invite link again.",
-  4403: "You can't join this call: you are not a member of this room (or the page was opened from another site).",
-  4409: "You joined this call from another tab or device, so it ended here.",
-  4410: "This room has been closed by its owner, so the call has ended.",
-  4429: "This page sent too many messages and was disconnected.",
+  4401: gettext_noop("You are no longer signed in. Log in, or open your invite link again."),
+  4403: gettext_noop("You can't join this call: you are not a member of this room (or the page was opened from another site)."),
+  4409: gettext_noop("You joined this call from another tab or device, so it ended here."),
+  4410: gettext_noop("This room has been closed by its owner, so the call has ended."),
+  4429: gettext_noop("This page sent too many messages and was disconnected."),
 };
 // Access that ended (docs/signalling.md): the server's own sentence says more than the close code.
 const SERVER_EXPLAINS = new Set(["removed", "session_ended"]);
@@ -42,7 +43,7 @@ function socketUrl(path) {
 }
 
 function seconds(ms) {
-  return `${Math.max(1, Math.round(ms / 1000))} s`;
+  return interpolate(gettext("%(seconds)s s"), { seconds: Math.max(1, Math.round(ms / 1000)) });
 }
 
 export class Call {
@@ -128,13 +129,13 @@ export class Call {
     });
     if (!microphoneAvailable()) {
       ui.join.disabled = true;
-      this.showAlert(INSECURE_CONTEXT);
+      this.showAlert(gettext(INSECURE_CONTEXT));
     }
     this.connect();
   }
 
   connect() {
-    this.setState("Connecting to the room…", "busy");
+    this.setState(gettext("Connecting to the room…"), "busy");
     this.signalling.connect();
   }
 
@@ -147,14 +148,14 @@ export class Call {
     // iOS only lets audio start inside a tap: the level meter's context is created (or resumed) here.
     this.audioContext ??= new (window.AudioContext || window.webkitAudioContext)();
     this.audioContext.resume();
-    this.setState("Starting your microphone…", "busy");
+    this.setState(gettext("Starting your microphone…"), "busy");
     let stream;
     try {
       stream = await getMicrophone();
     } catch (error) {
       this.joining = false;
       this.showAlert(microphoneProblem(error));
-      this.setState("Not in the call", "problem");
+      this.setState(gettext("Not in the call"), "problem");
       return;
     }
     this.joining = false;
@@ -174,7 +175,7 @@ export class Call {
   leave() {
     this.signalling.send({ type: "leave" });
     this.endCall();
-    this.setState("You left the call", "idle");
+    this.setState(gettext("You left the call"), "idle");
   }
 
   pageHidden() {
@@ -207,9 +208,9 @@ export class Call {
     const track = stream.getAudioTracks()[0];
     this.track = track;
     track.enabled = !this.muted;
-    track.addEventListener("mute", () => this.showAlert(SYSTEM_MUTED));
+    track.addEventListener("mute", () => this.showAlert(gettext(SYSTEM_MUTED)));
     track.addEventListener("unmute", () => {
-      if (this.ui.alert.textContent === SYSTEM_MUTED) this.clearAlert();
+      if (this.ui.alert.textContent === gettext(SYSTEM_MUTED)) this.clearAlert();
     });
     // Ended: the device went away or the system took it. Ask again and swap it in without renegotiating.
     track.addEventListener("ended", () => this.replaceMicrophone());
@@ -239,7 +240,7 @@ export class Call {
   async startPeer() {
     clearTimeout(this.retryTimer);
     this.closePeer();
-    this.setState("Connecting the call…", "busy");
+    this.setState(gettext("Connecting the call…"), "busy");
     const { pc, sender } = createPeer({
       iceServers: this.turn.iceServers,
       track: this.track,
@@ -253,7 +254,7 @@ export class Call {
     try {
       sdp = await gatheredOffer(pc);
     } catch (error) {
-      if (pc === this.pc) this.retryPeer(`The call could not start (${error.name})`);
+      if (pc === this.pc) this.retryPeer(interpolate(gettext("The call could not start (%(error)s)"), { error: error.name }));
       return;
     }
     // A newer attempt (a reconnect, a leave) may have replaced this one while ICE gathered.
@@ -272,12 +273,12 @@ export class Call {
     clearTimeout(this.disconnectTimer);
     if (state === "connected") {
       this.peerBackoff.reset();
-      this.setState("In the call", "live");
+      this.setState(gettext("In the call"), "live");
     } else if (state === "disconnected") {
-      this.setState("Connection interrupted — reconnecting…", "busy");
-      this.disconnectTimer = setTimeout(() => this.retryPeer("The connection was lost"), DISCONNECTED_GRACE_MS);
+      this.setState(gettext("Connection interrupted — reconnecting…"), "busy");
+      this.disconnectTimer = setTimeout(() => this.retryPeer(gettext("The connection was lost")), DISCONNECTED_GRACE_MS);
     } else if (state === "failed") {
-      this.retryPeer("The connection failed");
+      this.retryPeer(gettext("The connection failed"));
     }
   }
 
@@ -286,7 +287,7 @@ export class Call {
     if (!this.inCall) return;
     this.closePeer();
     const delay = this.peerBackoff.next();
-    this.setState(`${reason}. Reconnecting in ${seconds(delay)}…`, "busy");
+    this.setState(interpolate(gettext("%(reason)s. Reconnecting in %(delay)s…"), { reason, delay: seconds(delay) }), "busy");
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       // Without a ready socket the next hello starts the peer instead.
@@ -327,7 +328,7 @@ export class Call {
         return;
       case "reconnect":
         if (this.inCall) {
-          this.setState(message.message || "Moving your call to another server…", "busy");
+          this.setState(message.message || gettext("Moving your call to another server…"), "busy");
           this.startPeer();
         }
         return;
@@ -347,7 +348,7 @@ export class Call {
     this.turn.update(hello, this.pc);
     ui.demo.hidden = !hello.demo;
     // After "joined from another tab" the button said "Join here instead"; a new socket starts afresh.
-    ui.join.textContent = "Join call";
+    ui.join.textContent = gettext("Join call");
     if (first) {
       ui.language.replaceChildren(
         ...Object.entries(hello.languages).map(([code, name]) => {
@@ -371,7 +372,7 @@ export class Call {
     if (this.inCall) {
       this.startPeer();
     } else {
-      this.setState("Not in the call", "idle");
+      this.setState(gettext("Not in the call"), "idle");
     }
   }
 
@@ -379,7 +380,7 @@ export class Call {
     const pc = this.pc;
     if (!pc) return;
     pc.setRemoteDescription({ type: message.sdp_type, sdp: message.sdp }).catch((error) => {
-      if (pc === this.pc) this.retryPeer(`The server's answer could not be used (${error.name})`);
+      if (pc === this.pc) this.retryPeer(interpolate(gettext("The server's answer could not be used (%(error)s)"), { error: error.name }));
     });
   }
 
@@ -407,9 +408,9 @@ export class Call {
       return;
     }
     if (message.code === "busy") {
-      this.retryPeer("The service is busy: no media worker is free right now");
+      this.retryPeer(gettext("The service is busy: no media worker is free right now"));
     } else if (message.code === "bad_offer") {
-      this.retryPeer("The server could not use this connection");
+      this.retryPeer(gettext("The server could not use this connection"));
     } else {
       this.showAlert(message.message);
     }
@@ -420,16 +421,19 @@ export class Call {
     if (final) {
       this.endCall();
       this.turn.stop();
-      this.showAlert(this.fatalMessage || CLOSE_MESSAGES[code]);
+      this.showAlert(this.fatalMessage || gettext(CLOSE_MESSAGES[code]));
       this.ui.join.disabled = !REJOINABLE_CODES.has(code);
-      this.ui.join.textContent = code === 4409 ? "Join here instead" : "Join call";
-      this.setState("Not in the call", "problem");
+      this.ui.join.textContent = gettext(code === 4409 ? "Join here instead" : "Join call");
+      this.setState(gettext("Not in the call"), "problem");
       return;
     }
     // The server ends the call when its socket goes: a new socket needs a new peer connection.
     this.closePeer();
-    const what = wasOpen ? "Lost the connection to the server" : "Can't reach the server";
-    this.setState(`${what}. Trying again in ${seconds(retryInMs)}…`, this.inCall ? "busy" : "problem");
+    const what = wasOpen ? gettext("Lost the connection to the server") : gettext("Can't reach the server");
+    this.setState(
+      interpolate(gettext("%(what)s. Trying again in %(delay)s…"), { what, delay: seconds(retryInMs) }),
+      this.inCall ? "busy" : "problem",
+    );
   }
 
   // --- Controls ----------------------------------------------------------------------------------
@@ -476,7 +480,7 @@ export class Call {
   renderMuted() {
     const { mute } = this.ui;
     mute.setAttribute("aria-pressed", String(this.muted));
-    mute.textContent = this.muted ? "Unmute" : "Mute";
+    mute.textContent = this.muted ? gettext("Unmute") : gettext("Mute");
   }
 
   renderTranslation() {
@@ -486,9 +490,9 @@ export class Call {
     // Other statuses (the room's translation switched off, e.g. over quota) come with a sentence for people.
     const stopped = problems.find((p) => p.status !== "reconnecting" && p.status !== "error");
     if (stopped) {
-      note.textContent = stopped.detail || "Translation is unavailable.";
+      note.textContent = stopped.detail || gettext("Translation is unavailable.");
     } else {
-      note.textContent = "Translation reconnecting…";
+      note.textContent = gettext("Translation reconnecting…");
     }
   }
 

@@ -36,7 +36,9 @@ ALL_PO = [po_path(code, domain) for code in TRANSLATED for domain in ("django", 
 
 
 def msgattrib(*args: str) -> str:
-    return subprocess.run(["msgattrib", "--no-obsolete", *args], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["msgattrib", "--no-obsolete", *args], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def short(po: Path) -> str:

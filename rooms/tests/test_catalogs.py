@@ -121,6 +121,7 @@ ENGLISH = [
     "Forgot your password",
     "This field is required",
     "Demo translation",
+    "Captions of what the others say",
 ]
 
 

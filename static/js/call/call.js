@@ -127,10 +127,9 @@ export class Call {
     window.addEventListener("pageshow", (event) => {
       if (event.persisted) this.connect();
     });
-    if (!microphoneAvailable()) {
-      ui.join.disabled = true;
-      this.showAlert(gettext(INSECURE_CONTEXT));
-    }
+    // The page renders the button disabled: a click before the catalog and this wiring are in would be lost.
+    ui.join.disabled = !microphoneAvailable();
+    if (!microphoneAvailable()) this.showAlert(gettext(INSECURE_CONTEXT));
     this.connect();
   }
 

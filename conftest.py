@@ -18,3 +18,12 @@ def _clean_redis_prefix() -> Iterator[None]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_ice() -> None:
+    """Peer connections the tests make themselves offer only 127.0.0.1 (ICE_HOST_ADDRESSES), as
+    the worker does: ICE checks never go to the machine's other (private) addresses."""
+    from media_workers import ice
+
+    ice.configure_from_settings()

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 import numpy as np
 from django.conf import settings
 from openai import AsyncOpenAI
 
+from .ice import BadOffer
 from .peer import Participant, ParticipantInfo
-from .translation import TranslationSession, append_message
+from .translation import Slots, TranslationSession, Usage, append_message
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,19 @@ SessionKey = tuple[str, str]
 
 # Peak level (int16) above which a chunk counts as speech for the translation's stall watchdog.
 SPEECH_LEVEL = 1000
+
+
+def plan_sessions(
+    wanted: Iterable[SessionKey], *, running: Iterable[SessionKey], listeners: dict[str, int], limit: int
+) -> set[SessionKey]:
+    """Which of the wanted sessions may run under the call's limit.
+
+    Running ones keep their place (no churn); then those with more listeners of their
+    language, then a fixed order, so the same roster always gives the same plan.
+    """
+    running = set(running)
+    ranked = sorted(wanted, key=lambda key: (key not in running, -listeners.get(key[1], 0), key))
+    return set(ranked[:limit])
 
 
 class Outbox(Protocol):
@@ -49,18 +64,30 @@ class Call:
         outbox: Outbox,
         client: AsyncOpenAI,
         on_empty: Callable[[Call], None],
-        on_session_end: Callable[[TranslationSession], None] | None = None,
+        on_session_end: Callable[[TranslationSession, Usage], None] | None = None,
+        slots: Slots | None = None,
     ) -> None:
         self.room_id = room_id
         self.outbox = outbox
         self.client = client
         self.participants: dict[str, Participant] = {}
         self.sessions: dict[SessionKey, TranslationSession] = {}
+        # Wanted sessions left out by MAX_TRANSLATION_SESSIONS_PER_CALL (their listeners were told).
+        self.limited: set[SessionKey] = set()
+        # The room's owner as of the latest join: new sessions are charged to them.
+        self.payer_id: int | None = None
         self._on_empty = on_empty
         self._on_session_end = on_session_end
+        self._slots = slots
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = asyncio.Lock()
-        self._joining = 0
+        self._joining: set[str] = set()
+        # Closed (the room was closed or deleted, or the worker stops): joins still answering end.
+        self.ended = False
+        # Per participant id, for as long as the call lasts (a rejoin must not reset it): when
+        # their listening language last changed, and the language they last had.
+        self._hear_changed_at: dict[str, float] = {}
+        self._last_hear: dict[str, str] = {}
         # Why translation is off for this call (the owner's quota ran out), or None.
         self.translation_blocked: str | None = None
 
@@ -85,13 +112,28 @@ class Call:
 
     # --- Signalling --------------------------------------------------------------------------
 
+    def _refuse(self, reply_channel: str, code: str, message: str) -> None:
+        self.outbox.send(reply_channel, {"type": "worker.error", "code": code, "message": message})
+
     async def join(self, *, info: ParticipantInfo, reply_channel: str, sdp: str, sdp_type: str) -> None:
         """Connect a participant (replacing an earlier connection of theirs) and answer them."""
-        self._joining += 1
+        if info.id in self._joining:
+            self._refuse(reply_channel, "join_in_progress", "Your previous offer is still being answered.")
+            return
+        if len((self.participants.keys() | self._joining) - {info.id}) >= settings.MAX_PARTICIPANTS_PER_CALL:
+            self._refuse(
+                reply_channel,
+                "call_full",
+                f"This call is full: at most {settings.MAX_PARTICIPANTS_PER_CALL} people can be in it.",
+            )
+            if self.is_empty:
+                self._on_empty(self)
+            return
+        self._joining.add(info.id)
         try:
             await self._join(info=info, reply_channel=reply_channel, sdp=sdp, sdp_type=sdp_type)
         finally:
-            self._joining -= 1
+            self._joining.discard(info.id)
             if self.is_empty:
                 self._on_empty(self)
 
@@ -108,18 +150,21 @@ class Call:
         except Exception as exc:
             logger.warning("room=%s participant=%s: bad offer: %s", self.room_id, info.id, exc)
             await participant.close()
-            self.outbox.send(
-                reply_channel,
-                {
-                    "type": "worker.error",
-                    "code": "bad_offer",
-                    "message": "The call could not use that offer.",
-                },
-            )
+            detail = f": {exc}" if isinstance(exc, BadOffer) else "."
+            self._refuse(reply_channel, "bad_offer", f"The call could not use that offer{detail}")
             return
         async with self._lock:
+            if self.ended:
+                await participant.close()
+                return
             previous = self.participants.get(info.id)
             self.participants[info.id] = participant
+            # A rejoin is no way around the pace of language changes.
+            requested = info.hear
+            info.hear = self._last_hear.setdefault(info.id, requested)
+            self._change_language(participant, requested)
+            if info.muted:
+                self._mute_changed(participant)
             if previous is not None:
                 for other in self.participants.values():
                     other.drop_source(f"orig:{info.id}")
@@ -162,16 +207,70 @@ class Call:
         if participant is None:
             return
         info = participant.info
-        if "hear" in changes and changes["hear"] != info.hear:
-            info.hear = changes["hear"]
-            # Translation already queued in the old language is no longer wanted.
-            for key, buffer in participant.buffers.items():
-                if key.startswith("tr:"):
-                    buffer.clear()
+        if "hear" in changes:
+            self._change_language(participant, changes["hear"])
+        was_muted = info.muted
         for field in ("muted", "original_volume", "translation_volume", "name", "speak"):
             if field in changes:
                 setattr(info, field, changes[field])
+        if info.muted != was_muted:
+            self._mute_changed(participant)
         self._reconcile()
+
+    def _change_language(self, participant: Participant, language: str) -> None:
+        """Switch what a participant hears, at most once per LANGUAGE_CHANGE_INTERVAL_SECONDS.
+
+        Each switch opens and closes translation sessions; a change within the interval
+        waits for its end, and only the last one asked for is applied then.
+        """
+        participant.pending_hear = language
+        if language == participant.info.hear:
+            participant.pending_hear = None
+            return
+        interval = settings.LANGUAGE_CHANGE_INTERVAL_SECONDS
+        wait = self._hear_changed_at.get(participant.id, -interval) + interval - time.monotonic()
+        if wait <= 0:
+            self._apply_language(participant)
+        elif not participant.language_timer_set:
+            participant.language_timer_set = True
+            self.spawn(self._apply_language_later(participant, wait), name=f"language {participant.id}")
+
+    def _apply_language(self, participant: Participant) -> None:
+        language, participant.pending_hear = participant.pending_hear, None
+        if language is None or language == participant.info.hear:
+            return
+        participant.info.hear = self._last_hear[participant.id] = language
+        self._hear_changed_at[participant.id] = time.monotonic()
+        # Translation already queued in the old language is no longer wanted.
+        for key, buffer in participant.buffers.items():
+            if key.startswith("tr:"):
+                buffer.clear()
+
+    async def _apply_language_later(self, participant: Participant, wait: float) -> None:
+        await asyncio.sleep(wait)
+        participant.language_timer_set = False
+        if self.participants.get(participant.id) is participant:
+            self._apply_language(participant)
+            self._reconcile()
+
+    def _mute_changed(self, participant: Participant) -> None:
+        """Muted: close the speaker's translations after MUTED_SESSION_CLOSE_SECONDS; unmuted: reopen."""
+        participant.muted_since = time.monotonic() if participant.info.muted else None
+        participant.translation_paused = False
+        if participant.muted_since is not None:
+            self.spawn(
+                self._pause_translation_later(participant, participant.muted_since),
+                name=f"muted {participant.id}",
+            )
+
+    async def _pause_translation_later(self, participant: Participant, muted_since: float) -> None:
+        await asyncio.sleep(settings.MUTED_SESSION_CLOSE_SECONDS)
+        if self.participants.get(participant.id) is participant and participant.muted_since == muted_since:
+            logger.info(
+                "room=%s participant=%s: muted, closing their translations", self.room_id, participant.id
+            )
+            participant.translation_paused = True
+            self._reconcile()
 
     def set_translation_blocked(self, reason: str | None) -> None:
         """Stop (or allow again) every translation in this call; the call itself goes on."""
@@ -204,6 +303,7 @@ class Call:
         self.participants.clear()
         sessions = list(self.sessions.values())
         self.sessions.clear()
+        self.ended = True
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
         await asyncio.gather(*(p.close() for p in participants), return_exceptions=True)
         for task in list(self._tasks):
@@ -218,10 +318,23 @@ class Call:
             (speaker.id, listener.info.hear)
             for speaker in people
             for listener in people
-            if listener is not speaker and listener.info.hear != speaker.info.speak
+            if listener is not speaker
+            and listener.info.hear != speaker.info.speak
+            and not speaker.translation_paused
         }
         if self.translation_blocked:
             wanted = set()
+        listeners: dict[str, int] = {}
+        for person in people:
+            listeners[person.info.hear] = listeners.get(person.info.hear, 0) + 1
+        allowed = plan_sessions(
+            wanted,
+            running=self.sessions,
+            listeners=listeners,
+            limit=settings.MAX_TRANSLATION_SESSIONS_PER_CALL,
+        )
+        self._tell_limited(wanted - allowed)
+        wanted = allowed
         for key in [k for k in self.sessions if k not in wanted]:
             session = self.sessions.pop(key)
             self.spawn(session.close(), name=f"close {session!r}")
@@ -234,6 +347,8 @@ class Call:
                 listener=self,
                 transcribe_input=bool(settings.OPENAI_INPUT_TRANSCRIPTION_MODEL),
                 chunk_ms=settings.TRANSLATION_CHUNK_MS,
+                payer_id=self.payer_id,
+                slots=self._slots,
                 on_usage=self._on_session_end,
             )
             self.sessions[session.key] = session
@@ -256,6 +371,24 @@ class Call:
                 else:
                     listener.source(f"tr:{speaker.id}", listener.info.translation_volume)
         self.outbox.group_send(room_group(self.room_id), self.roster())
+
+    def _tell_limited(self, limited: set[SessionKey]) -> None:
+        """Tell the listeners of each newly left-out session why they hear no translation."""
+        for speaker_id, language in limited - self.limited:
+            message = {
+                "type": "worker.translation",
+                "speaker": speaker_id,
+                "language": language,
+                "status": "limited",
+                "detail": (
+                    f"This call runs at most {settings.MAX_TRANSLATION_SESSIONS_PER_CALL} translations "
+                    "at once: this one starts when a place is free."
+                ),
+            }
+            for listener in self.participants.values():
+                if listener.id != speaker_id and listener.info.hear == language:
+                    self.outbox.send(listener.reply_channel, message)
+        self.limited = limited
 
     def roster(self) -> dict[str, Any]:
         """Who is in the call and which translations run: what every room page shows."""

@@ -11,8 +11,9 @@ depends on a server-wide mode:
 
 Faults are injected through plain HTTP GETs on `/_fake/...` on the same port (loopback only):
 `drop`, `error?code=&message=&type=`, `stall?seconds=` (each optionally `&language=xx`, to hit
-only the sessions translating into xx, or `&session=id`, to hit one), `reject?count=`, `stats`. They are GETs
-because the websockets server parses nothing else.
+only the sessions translating into xx, or `&session=id`, to hit one), `reject?count=`,
+`slow_connect?seconds=` (new connections wait that long before the handshake completes; 0 ends
+it), `stats`. They are GETs because the websockets server parses nothing else.
 
 Sessions end as OpenAI's do: at `expires_at` (announced in `session.created`; `session_lifetime_s`
 from the start, so tests can expire sessions every few seconds) the server drops what is still
@@ -528,6 +529,7 @@ class FakeOpenAIServer:
         self.ended_sessions: collections.deque[dict[str, Any]] = collections.deque(maxlen=ENDED_SESSIONS_KEPT)
         self.stalled_until = 0.0
         self.total_connections = 0
+        self.connect_delay = 0.0
         self.recent_errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_ERRORS_KEPT)
         self._port = port
         self._reject_remaining = 0
@@ -581,6 +583,8 @@ class FakeOpenAIServer:
             return await self._control(connection, url.path.removeprefix("/_fake/"), parse_qs(url.query))
         if url.path.rstrip("/") not in TRANSLATION_PATHS:
             return _http_error(HTTPStatus.NOT_FOUND, f"No such endpoint: {url.path}", "not_found")
+        if self.connect_delay > 0:
+            await asyncio.sleep(self.connect_delay)
         if self._reject_remaining > 0:
             self._reject_remaining -= 1
             return _http_error(
@@ -676,6 +680,9 @@ class FakeOpenAIServer:
             if action == "reject":
                 self._reject_remaining = int(query.get("count", ["1"])[0])
                 return _json_response(HTTPStatus.OK, {"rejecting": self._reject_remaining})
+            if action == "slow_connect":
+                self.connect_delay = max(0.0, float(query.get("seconds", ["1"])[0]))
+                return _json_response(HTTPStatus.OK, {"connect_delay": self.connect_delay})
             if action == "stats":
                 return _json_response(HTTPStatus.OK, self.stats())
         except ValueError as exc:

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.sdp import candidate_from_sdp
 from django.conf import settings
 
 from . import metrics
 from .audio import ChunkAccumulator, InboundResampler
-from .ice import rtc_configuration
+from .ice import parse_candidate, peer_policy, rtc_configuration, screen_offer
 from .mixer import ListenerTrack
 from .playout import PlayoutBuffer
 
@@ -61,8 +60,17 @@ class Participant:
         self.buffers: dict[str, PlayoutBuffer] = {}
         self.chunker = ChunkAccumulator(settings.TRANSLATION_CHUNK_MS)
         self.frames_in = 0
+        # Remote ICE candidates accepted so far (offer and trickle), against a per-person cap.
+        self.remote_candidates = 0
         # The languages this participant is being translated into (sessions of theirs).
         self.session_languages: list[str] = []
+        # The listening language asked for and not applied yet (changes are paced), and whether
+        # a timer will apply it.
+        self.pending_hear: str | None = None
+        self.language_timer_set = False
+        # Since when (monotonic) they are muted, and whether their translations are closed for it.
+        self.muted_since: float | None = None
+        self.translation_paused = False
         self._on_audio = on_audio
         self._on_gone = on_gone
         self._reader: asyncio.Task[None] | None = None
@@ -78,8 +86,22 @@ class Participant:
         return f"<Participant room={self.room_id} id={self.id}>"
 
     async def answer(self, *, sdp: str, sdp_type: str) -> RTCSessionDescription:
-        """Apply the browser's offer and return our answer (ICE gathering included)."""
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=sdp_type))
+        """Apply the browser's offer and return our answer (ICE gathering included).
+
+        Raises `ice.BadOffer` for an offer with anything but one audio section.
+        """
+        screened = screen_offer(
+            sdp, policy=peer_policy(), max_candidates=settings.MAX_ICE_CANDIDATES_PER_PARTICIPANT
+        )
+        if screened.dropped:
+            logger.info(
+                "room=%s participant=%s: dropped %d candidates of the offer",
+                self.room_id,
+                self.id,
+                screened.dropped,
+            )
+        self.remote_candidates = screened.candidates
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=screened.sdp, type=sdp_type))
         self.pc.addTrack(self.track)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         description = self.pc.localDescription
@@ -90,7 +112,14 @@ class Participant:
         text = str(candidate.get("candidate") or "")
         if not text:
             return
-        parsed = candidate_from_sdp(text.removeprefix("candidate:"))
+        parsed = parse_candidate(text)
+        if parsed is None or not peer_policy().allows(parsed.ip):
+            logger.info("room=%s participant=%s: dropped a candidate", self.room_id, self.id)
+            return
+        if self.remote_candidates >= settings.MAX_ICE_CANDIDATES_PER_PARTICIPANT:
+            logger.warning("room=%s participant=%s: too many candidates, dropped one", self.room_id, self.id)
+            return
+        self.remote_candidates += 1
         parsed.sdpMid = str(candidate["sdpMid"]) if candidate.get("sdpMid") is not None else None
         index = candidate.get("sdpMLineIndex")
         parsed.sdpMLineIndex = int(index) if isinstance(index, int) else None

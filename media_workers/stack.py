@@ -93,6 +93,7 @@ class Stack:
                 "OPENAI_BASE_URL": f"{self.fake_url}/v1",
                 "FAKE_OPENAI_PORT": str(self.fake_port),
                 "ICE_HOST_ADDRESSES": "127.0.0.1",
+                "ICE_ALLOWED_PEER_NETWORKS": "loopback",
                 "ICE_SERVERS": "[]",
                 "PUBLIC_BASE_URL": self.base_url,
                 "PYTHONUNBUFFERED": "1",

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -46,6 +47,12 @@ OUTPUT_EVENTS = frozenset(
 # Audio waiting to be sent while the connection is down is kept to about this much; older
 # audio is dropped, since a listener gains nothing from hearing a long-past sentence late.
 MAX_PENDING_SECONDS = 2.0
+# How often a session refused a place under its owner's limit asks again.
+SLOT_RETRY_SECONDS = 5.0
+OWNER_LIMIT_DETAIL = (
+    "Translation waits: this room's owner has as many translations running in their rooms as "
+    "they may. It starts as soon as one ends."
+)
 
 
 class Listener(Protocol):
@@ -56,10 +63,23 @@ class Listener(Protocol):
     def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None: ...
 
 
+class Slots(Protocol):
+    """The owner's places for translation sessions (media_workers/slots.py)."""
+
+    async def acquire(self, session: TranslationSession) -> bool: ...
+
+    async def release(self, session: TranslationSession) -> None: ...
+
+
 @dataclass
 class Usage:
-    """What one session has cost and delivered so far (the metering basis)."""
+    """What one session has cost and delivered so far in one calendar month (the metering basis).
 
+    `id` names this part in usage reports: a session that runs into a new month goes on in
+    a new part, so each month is charged what was sent in it.
+    """
+
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started_at: float = field(default_factory=time.time)
     ended_at: float | None = None
     seconds_sent: float = 0.0
@@ -105,6 +125,13 @@ class _Link:
             logger.debug("error while closing a translation connection", exc_info=True)
 
 
+def next_month_start(stamp: float) -> float:
+    """The start (UTC) of the calendar month after the one `stamp` falls in."""
+    moment = datetime.fromtimestamp(stamp, tz=UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC).timestamp()
+
+
 def make_client() -> AsyncOpenAI:
     # The demo translator accepts any key; the real key never leaves this process.
     return AsyncOpenAI(api_key=settings.OPENAI_API_KEY or "demo", base_url=settings.OPENAI_BASE_URL)
@@ -123,7 +150,10 @@ class TranslationSession:
         listener: Listener,
         transcribe_input: bool,
         chunk_ms: int,
-        on_usage: Callable[[TranslationSession], None] | None = None,
+        payer_id: int | None = None,
+        slots: Slots | None = None,
+        on_usage: Callable[[TranslationSession, Usage], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.room_id = room_id
@@ -131,9 +161,15 @@ class TranslationSession:
         self.language = language
         self.listener = listener
         self.transcribe_input = transcribe_input
+        # Who pays, fixed now: a room deleted or handed over mid-call changes nothing.
+        self.payer_id = payer_id
         self.id = uuid.uuid4().hex
-        self.usage = Usage()
+        self._clock = clock
+        self.usage = Usage(id=self.id, started_at=clock())
+        self._month_ends = next_month_start(self.usage.started_at)
         self.status = "connecting"
+        self.holds_slot = False
+        self._slots = slots
         # OpenAI sessions handed over to a successor before they expired.
         self.rotations = 0
         self._on_usage = on_usage
@@ -198,9 +234,32 @@ class TranslationSession:
                 except asyncio.CancelledError:
                     pass
         await self._disconnect()
-        self.usage.ended_at = time.time()
+        if self.holds_slot and self._slots is not None:
+            self.holds_slot = False
+            await self._slots.release(self)
+        self._roll_month()
+        self.usage.ended_at = self._clock()
         if self._on_usage is not None:
-            self._on_usage(self)
+            self._on_usage(self, self.usage)
+
+    def _roll_month(self) -> None:
+        """Past the end of the month: end this month's part of the usage there, go on in a new one."""
+        while self._clock() >= self._month_ends:
+            ended, boundary = self.usage, self._month_ends
+            ended.ended_at = boundary
+            self.usage = Usage(started_at=boundary)
+            self._month_ends = next_month_start(boundary)
+            logger.info("room=%s %r: new month, usage goes on in part %s", self.room_id, self, self.usage.id)
+            if self._on_usage is not None:
+                self._on_usage(self, ended)
+
+    async def _wait_for_slot(self) -> None:
+        """Take one of the owner's places (MAX_TRANSLATION_SESSIONS_PER_OWNER) before connecting."""
+        while self._slots is not None and not self.holds_slot and not self._closing:
+            self.holds_slot = await self._slots.acquire(self)
+            if not self.holds_slot:
+                self._set_status("limited", OWNER_LIMIT_DETAIL)
+                await asyncio.sleep(SLOT_RETRY_SECONDS)
 
     async def _disconnect(self) -> None:
         link, self._link = self._link, None
@@ -242,6 +301,7 @@ class TranslationSession:
     async def _run(self) -> None:
         attempt = 0
         link: _Link | None = None
+        await self._wait_for_slot()
         while not self._closing:
             try:
                 if link is None:
@@ -392,6 +452,7 @@ class TranslationSession:
                 return successor
             if pending:
                 message, n_bytes, speech = pending.popleft()
+                self._roll_month()
                 await link.connection.send_raw(message)
                 self.usage.seconds_sent += n_bytes / 48000
                 if speech and self._unanswered_since is None:

@@ -1,8 +1,10 @@
 """Usage reports from the worker to the web tier, through Celery (never the database directly).
 
 Every report carries a session's running totals, not increments, keyed by the session's
-id: the receiving task stores the latest totals, so a repeated or late report never
-double-counts, and a worker that dies loses at most one reporting interval.
+id (one per calendar month the session runs in): the receiving task stores the latest
+totals, so a repeated or late report never double-counts, and a worker that dies loses at
+most one reporting interval. The payer, fixed when the session started, travels in every
+report: what happens to the room afterwards does not change who is charged.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ from typing import Any
 
 from django.conf import settings
 
-from .translation import TranslationSession
+from .translation import TranslationSession, Usage
 
 logger = logging.getLogger(__name__)
 
 RECORD_TASK = "rooms.tasks.record_translation_usage"
 
 
-def usage_payload(session: TranslationSession, *, worker_id: str, final: bool) -> dict[str, Any]:
-    usage = session.usage
+def usage_payload(
+    session: TranslationSession, usage: Usage, *, worker_id: str, final: bool
+) -> dict[str, Any]:
     return {
-        "session_id": session.id,
+        "session_id": usage.id,
+        "payer_id": session.payer_id,
         "room_id": session.room_id,
         "speaker_id": session.speaker_id,
         "language": session.language,
@@ -63,8 +67,9 @@ class UsageReporter:
         self._send = send
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
 
-    def session_ended(self, session: TranslationSession) -> None:
-        self._put(usage_payload(session, worker_id=self.worker_id, final=True))
+    def session_ended(self, session: TranslationSession, usage: Usage) -> None:
+        """`usage` (the session's last part, or the part of a month that ended) is complete."""
+        self._put(usage_payload(session, usage, worker_id=self.worker_id, final=True))
 
     def _put(self, payload: dict[str, Any]) -> None:
         try:
@@ -96,7 +101,7 @@ class UsageReporter:
         while True:
             await asyncio.sleep(settings.USAGE_REPORT_SECONDS)
             for session in list(self._sessions()):
-                self._put(usage_payload(session, worker_id=self.worker_id, final=False))
+                self._put(usage_payload(session, session.usage, worker_id=self.worker_id, final=False))
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Deliver what is queued (at shutdown), within `timeout` seconds."""

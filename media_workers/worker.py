@@ -20,8 +20,9 @@ from django.conf import settings
 from . import ice
 from .call import Call
 from .peer import ParticipantInfo
-from .registry import Registry
-from .translation import TranslationSession, make_client
+from .registry import Registry, key_prefix
+from .slots import OwnerSlots
+from .translation import TranslationSession, Usage, make_client
 from .usage import UsageReporter
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class MediaWorker:
         self.stopping = asyncio.Event()
         self.layer: BaseChannelLayer = get_channel_layer()
         self.registry = Registry()
+        self.slots = OwnerSlots(self.registry.redis, prefix=key_prefix())
         self.outbox = WorkerOutbox(self.layer)
         self.client = make_client()
         self.usage = UsageReporter(
@@ -138,6 +140,7 @@ class MediaWorker:
             draining=self.draining,
             ttl=settings.MEDIA_WORKER_HEARTBEAT_TTL,
         )
+        await self.slots.renew(s for c in self.calls.values() for s in c.sessions.values())
 
     async def _shutdown(self, background: list[asyncio.Task[Any]]) -> None:
         """Move every call elsewhere, then stop: pages reconnect to another worker by themselves."""
@@ -187,8 +190,10 @@ class MediaWorker:
                     client=self.client,
                     on_empty=self._call_empty,
                     on_session_end=self._session_ended,
+                    slots=self.slots,
                 )
                 self.calls[room_id] = call
+            call.payer_id = message["payer_id"]
             info = ParticipantInfo(**message["participant"])
             if "translation_blocked" in message:
                 call.set_translation_blocked(message["translation_blocked"])
@@ -204,7 +209,7 @@ class MediaWorker:
             return
         call = self.calls.get(room_id)
         if call is None:
-            if kind not in ("participant.leave", "room.roster", "room.translation"):
+            if kind not in ("participant.leave", "room.roster", "room.translation", "room.end"):
                 self.outbox.send(
                     message.get("reply_channel", ""),
                     {"type": "worker.error", "code": "not_in_call", "message": "Join the call first."},
@@ -212,6 +217,12 @@ class MediaWorker:
             return
         if kind == "room.translation":
             call.set_translation_blocked(message.get("blocked"))
+            return
+        if kind == "room.end":
+            # The room was closed or deleted: every peer connection and translation ends now,
+            # whatever its pages do.
+            del self.calls[room_id]
+            self._spawn(self._release(call), name=f"end {room_id}")
             return
         if kind == "room.roster":
             self.outbox.send(message["reply_channel"], call.roster())
@@ -238,11 +249,10 @@ class MediaWorker:
         await self.registry.release_room(worker_id=self.id, room_id=call.room_id)
         logger.info("worker=%s room=%s: call ended", self.id, call.room_id)
 
-    def _session_ended(self, session: TranslationSession) -> None:
-        self.usage.session_ended(session)
-        usage = session.usage
+    def _session_ended(self, session: TranslationSession, usage: Usage) -> None:
+        self.usage.session_ended(session, usage)
         logger.info(
-            "room=%s speaker=%s language=%s: session ended, %.1f s sent, %.1f s received, "
+            "room=%s speaker=%s language=%s: session (or its month) ended, %.1f s sent, %.1f s received, "
             "%d errors, %d reconnects",
             session.room_id,
             session.speaker_id,

@@ -61,4 +61,13 @@ def unsafe_production_settings(app_configs: Any = None, **kwargs: Any) -> list[W
                 id="translate.W006",
             )
         )
+    if not settings.ICE_HOST_ADDRESSES:
+        warnings.append(
+            Warning(
+                "ICE_HOST_ADDRESSES is empty: media workers advertise every address of every interface "
+                "(docker0, VPC and other private addresses included) to every browser.",
+                hint="Set ICE_HOST_ADDRESSES to the address browsers reach the media workers at.",
+                id="translate.W007",
+            )
+        )
     return warnings

@@ -341,6 +341,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "sdp": message["sdp"],
                 "sdp_type": "offer",
                 "translation_blocked": blocked,
+                "payer_id": membership.room.owner_id,
             },
         )
 
@@ -456,7 +457,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "translation", **{k: v for k, v in event.items() if k != "type"}})
 
     async def worker_error(self, event: dict[str, Any]) -> None:
-        self.worker_channel = self.worker_id = None
+        if event["code"] != "join_in_progress":  # else the first offer is still being answered
+            self.worker_channel = self.worker_id = None
         await self._error(event["code"], event["message"], "offer")
 
     async def worker_replaced(self, event: dict[str, Any]) -> None:
@@ -476,9 +478,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     async def room_closed(self, event: dict[str, Any]) -> None:
-        """The owner closed the room: the call ends for everyone on its page."""
+        """The owner closed or deleted the room: the call ends for everyone on its page."""
         await self._leave_call()
-        await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", gettext_noop("The owner closed this room."))
+        await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", event["message"])
 
     async def access_check(self, event: dict[str, Any]) -> None:
         """Someone was removed from the room, or this user logged out or changed their password."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -79,6 +79,8 @@ def send_translation_blocked(*, channel: str, room_public_id: str, reason: str |
 
 
 def _room_worker_channel(room_public_id: str) -> str | None:
+    """The channel of the live media worker hosting the room's call, if one does."""
+
     async def find(registry: Registry) -> str | None:
         worker_id = await registry.room_worker_id(room_public_id)
         worker = None if worker_id is None else await registry.worker(worker_id)
@@ -87,16 +89,24 @@ def _room_worker_channel(room_public_id: str) -> str | None:
     return _with_registry(find)
 
 
-def tell_worker_participant_left(*, room_public_id: str, participant_id: str) -> bool:
-    """Make the room's media worker drop this participant's peer connection; False if none hosts it."""
+def _tell_worker(room_public_id: str, message: dict[str, Any]) -> bool:
+    """Send the media worker hosting the room's call a message; False if none hosts it."""
     channel = _room_worker_channel(room_public_id)
     if channel is None:
         return False
-    async_to_sync(get_channel_layer().send)(
-        channel, {"type": "participant.leave", "room": room_public_id, "participant_id": participant_id}
-    )
-    logger.info("room=%s participant=%s: told its worker they left", room_public_id, participant_id)
+    async_to_sync(get_channel_layer().send)(channel, message)
     return True
+
+
+def tell_worker_participant_left(*, room_public_id: str, participant_id: str) -> bool:
+    """Make the room's media worker drop this participant's peer connection; False if none hosts it."""
+    told = _tell_worker(
+        room_public_id,
+        {"type": "participant.leave", "room": room_public_id, "participant_id": participant_id},
+    )
+    if told:
+        logger.info("room=%s participant=%s: told its worker they left", room_public_id, participant_id)
+    return told
 
 
 def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) -> bool:
@@ -106,6 +116,14 @@ def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) ->
         return False
     send_translation_blocked(channel=channel, room_public_id=room_public_id, reason=reason)
     return True
+
+
+def end_call(*, room_public_id: str) -> bool:
+    """Tell the media worker hosting the room to end its call now; False if none hosts it."""
+    told = _tell_worker(room_public_id, {"type": "room.end", "room": room_public_id})
+    if told:
+        logger.info("room=%s: told its worker to end the call", room_public_id)
+    return told
 
 
 def rooms_without_live_worker(room_public_ids: list[str]) -> list[str]:

@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from . import live
 from .languages import OUTPUT_LANGUAGES
@@ -71,7 +72,8 @@ def room_close(*, room: Room) -> Room:
         room.closed_at = timezone.now()
         room.save(update_fields=["closed_at"])
         logger.info("room %s closed", room.public_id)
-        transaction.on_commit(lambda: _tell_room(room.public_id, {"type": "room.closed"}))
+        public_id = room.public_id
+        transaction.on_commit(lambda: _end_call(public_id, gettext_noop("The owner closed this room.")))
     return room
 
 
@@ -86,6 +88,16 @@ def _tell_room(public_id: str, message: dict[str, object]) -> None:
         logger.warning("room %s: could not tell its pages", public_id, exc_info=True)
 
 
+def _end_call(public_id: str, message: str) -> None:
+    """End the room's call: every open page is told and leaves, its media worker hangs up."""
+    _tell_room(public_id, {"type": "room.closed", "message": message})
+    try:
+        live.end_call(room_public_id=public_id)
+    except Exception:
+        # Its pages leave the call by themselves (they were told just now).
+        logger.warning("room %s: could not tell its media worker", public_id, exc_info=True)
+
+
 @transaction.atomic
 def room_reopen(*, room: Room) -> Room:
     """Open a closed room again."""
@@ -98,9 +110,11 @@ def room_reopen(*, room: Room) -> Room:
 
 @transaction.atomic
 def room_delete(*, room: Room) -> None:
-    """Delete the room with its memberships and invites."""
+    """Delete the room with its memberships and invites; a call in it ends at once."""
     logger.info("room %s deleted", room.public_id)
+    public_id = room.public_id
     room.delete()
+    transaction.on_commit(lambda: _end_call(public_id, gettext_noop("The owner deleted this room.")))
 
 
 @transaction.atomic

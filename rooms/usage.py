@@ -30,6 +30,8 @@ class UsageReport:
     """One report from a media worker (see media_workers/usage.py for the payload)."""
 
     session_id: str
+    # The room's owner when the session started: charged whatever became of the room since.
+    payer_id: int | None
     room_id: str
     speaker_id: str
     language: str
@@ -63,14 +65,14 @@ def _when(stamp: float | None) -> datetime | None:
 
 
 def _first_row(report: UsageReport) -> TranslationUsage | None:
-    """Create the session's row at its first report, charged to the room's owner of that moment."""
+    """Create the session's row at its first report, charged to the payer named in the report."""
     room = Room.objects.filter(public_id=report.room_id).first()
     if room is None:
-        logger.warning("room=%s session=%s: usage for a room that is gone", report.room_id, report.session_id)
-        return None
+        # Deleted mid-call: the usage happened all the same and its payer is in the report.
+        logger.info("room=%s session=%s: usage for a room that is gone", report.room_id, report.session_id)
     speaker = (
         Membership.objects.filter(pk=report.speaker_id, room=room).select_related("user__profile").first()
-        if str(report.speaker_id).isdigit()
+        if room is not None and str(report.speaker_id).isdigit()
         else None
     )
     started_at = datetime.fromtimestamp(report.started_at, tz=UTC)
@@ -79,8 +81,8 @@ def _first_row(report: UsageReport) -> TranslationUsage | None:
             return TranslationUsage.objects.create(
                 session_id=report.session_id,
                 room=room,
-                room_public_id=room.public_id,
-                owner_id=room.owner_id,
+                room_public_id=report.room_id,
+                owner_id=report.payer_id,
                 speaker=speaker,
                 source_language=speaker.user.profile.speak_language if speaker else "",
                 language=report.language,
@@ -96,7 +98,7 @@ def _first_row(report: UsageReport) -> TranslationUsage | None:
 
 @transaction.atomic
 def translation_usage_record(*, report: UsageReport) -> TranslationUsage | None:
-    """Store a session's latest totals; None when its room no longer exists."""
+    """Store a session's latest totals (its row is made at its first report)."""
     if not TranslationUsage.objects.filter(session_id=report.session_id).exists():
         _first_row(report)
     cost = price_per_minute(report.model) * Decimal(str(report.seconds_sent)) / 60

@@ -345,6 +345,24 @@ TRANSLATION_ROTATE_SECONDS = envfloat("TRANSLATION_ROTATE_SECONDS", 60.0)
 ICE_SERVERS: list[dict[str, Any]] = envjson("ICE_SERVERS", [])
 # The addresses aiortc offers as host candidates; empty means every interface aioice finds.
 ICE_HOST_ADDRESSES = envlist("ICE_HOST_ADDRESSES", "")
+# Where a browser's ICE candidates may point: networks (10.1.0.0/16), `global` (public unicast
+# addresses), `loopback`, `private`. Empty means `global`: other candidates are dropped, so
+# nobody can make the worker probe its own networks.
+ICE_ALLOWED_PEER_NETWORKS = envlist("ICE_ALLOWED_PEER_NETWORKS", "")
+# Remote ICE candidates a participant may give (in the offer and trickled); more are dropped.
+MAX_ICE_CANDIDATES_PER_PARTICIPANT = envint("MAX_ICE_CANDIDATES_PER_PARTICIPANT", 32)
+# People in one call; the next one is refused with `call_full`.
+MAX_PARTICIPANTS_PER_CALL = envint("MAX_PARTICIPANTS_PER_CALL", 8)
+# Translation sessions running at once in one call, and for one owner across all their rooms
+# (counted in Redis, so rooms on different media workers share the owner's limit).
+MAX_TRANSLATION_SESSIONS_PER_CALL = envint("MAX_TRANSLATION_SESSIONS_PER_CALL", 16)
+MAX_TRANSLATION_SESSIONS_PER_OWNER = envint("MAX_TRANSLATION_SESSIONS_PER_OWNER", 32)
+# A participant's listening-language changes take effect at most this often (the last wins),
+# so flipping languages cannot open and close translation sessions at will.
+LANGUAGE_CHANGE_INTERVAL_SECONDS = envfloat("LANGUAGE_CHANGE_INTERVAL_SECONDS", 3.0)
+# A speaker muted this long has their translation sessions closed (nobody pays for silence);
+# unmuting opens them again.
+MUTED_SESSION_CLOSE_SECONDS = envfloat("MUTED_SESSION_CLOSE_SECONDS", 10.0)
 MEDIA_WORKER_CAPACITY = envint("MEDIA_WORKER_CAPACITY", 20)
 MEDIA_WORKER_HEARTBEAT_SECONDS = envfloat("MEDIA_WORKER_HEARTBEAT_SECONDS", 1.0)
 MEDIA_WORKER_HEARTBEAT_TTL = envfloat("MEDIA_WORKER_HEARTBEAT_TTL", 4.0)

@@ -13,6 +13,7 @@ import tempfile
 # Our own key prefix in the shared Redis; the suite deletes its keys when it ends.
 os.environ.setdefault("REDIS_KEY_PREFIX", f"ot-test-{os.getpid()}-{secrets.token_hex(3)}:")
 os.environ.setdefault("ICE_HOST_ADDRESSES", "127.0.0.1")
+os.environ.setdefault("ICE_ALLOWED_PEER_NETWORKS", "loopback")
 os.environ["ICE_SERVERS"] = "[]"
 # A developer's real key never reaches a test; a test that needs a key set passes a fake one.
 os.environ["OPENAI_API_KEY"] = os.environ.get("TEST_OPENAI_API_KEY", "")

@@ -502,6 +502,19 @@ async def test_it_stalls_output_on_demand(start_server: StartServer) -> None:
     assert time.monotonic() - sent_at > 0.3
 
 
+async def test_it_holds_new_connections_back_on_demand(start_server: StartServer) -> None:
+    server = await start_server()
+    await control(server, "slow_connect?seconds=0.4")
+    asked_at = time.monotonic()
+    async with client_for(server).realtime.translations.connect(model=MODEL) as connection:
+        assert (await recv(connection)).type == "session.created"
+        connected_after = time.monotonic() - asked_at
+    await control(server, "slow_connect?seconds=0")
+
+    assert connected_after > 0.35
+    assert server.connect_delay == 0
+
+
 async def test_it_reports_open_sessions_in_stats(start_server: StartServer) -> None:
     server = await start_server("tone")
     async with client_for(server).realtime.translations.connect(model=MODEL) as connection:

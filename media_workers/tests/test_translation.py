@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,13 @@ from media_workers.call_client import until
 from media_workers.dsp import SAMPLE_RATE, ToneGenerator, dominant_frequency
 from media_workers.fake_openai import TONE_FACTORS, FakeOpenAIServer
 from media_workers.stack import free_port
-from media_workers.translation import TranslationSession, append_message, rotation_delay
+from media_workers.translation import (
+    TranslationSession,
+    Usage,
+    append_message,
+    next_month_start,
+    rotation_delay,
+)
 
 
 class Listener:
@@ -41,14 +48,6 @@ class Listener:
 
     def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None:
         self.statuses.append(status)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAIServer]:
-    server = FakeOpenAIServer(mode="tone")
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def session_for(base_url: str, listener: Listener, **options: Any) -> TranslationSession:
@@ -92,8 +91,10 @@ async def test_it_translates_a_speaker_into_its_language(fake: FakeOpenAIServer)
 
 async def test_it_keeps_only_a_bounded_backlog_while_the_service_is_unreachable() -> None:
     listener = Listener()
-    ended: list[TranslationSession] = []
-    session = session_for(f"http://127.0.0.1:{free_port()}/v1", listener, on_usage=ended.append)
+    ended: list[tuple[TranslationSession, Usage]] = []
+    session = session_for(
+        f"http://127.0.0.1:{free_port()}/v1", listener, on_usage=lambda s, u: ended.append((s, u))
+    )
     session.start()
     try:
         feed_tone(session, 500, 60.0)
@@ -103,7 +104,7 @@ async def test_it_keeps_only_a_bounded_backlog_while_the_service_is_unreachable(
         assert listener.audio == b""
     finally:
         await session.close()
-    assert ended == [session]
+    assert ended == [(session, session.usage)]
 
 
 async def test_it_flushes_and_waits_for_session_closed_when_closed(fake: FakeOpenAIServer) -> None:
@@ -119,6 +120,47 @@ async def test_it_flushes_and_waits_for_session_closed_when_closed(fake: FakeOpe
     await session.close()
     assert len(listener.audio) > 0
     assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
+
+
+def test_it_knows_when_the_next_month_starts() -> None:
+    assert next_month_start(datetime(2026, 1, 31, 23, 59, tzinfo=UTC).timestamp()) == (
+        datetime(2026, 2, 1, tzinfo=UTC).timestamp()
+    )
+    assert next_month_start(datetime(2026, 12, 1, tzinfo=UTC).timestamp()) == (
+        datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+    )
+
+
+async def test_it_splits_a_session_that_runs_into_a_new_month(fake: FakeOpenAIServer) -> None:
+    """Each month is charged what was sent in it: the new month's quota sees its part."""
+    listener = Listener()
+    ended: list[Usage] = []
+    boundary = datetime(2026, 2, 1, tzinfo=UTC).timestamp()
+    now = [boundary - 30.0]
+    session = session_for(
+        fake.base_url, listener, payer_id=7, clock=lambda: now[0], on_usage=lambda s, u: ended.append(u)
+    )
+    session.start()
+    try:
+        assert await until(lambda: "live" in listener.statuses, timeout=5)
+        feed_tone(session, 500, 0.5)
+        assert await until(lambda: session.usage.seconds_sent == pytest.approx(0.5), timeout=5)
+        january = session.usage
+        now[0] = boundary + 0.5
+        feed_tone(session, 500, 1.0)
+        assert await until(lambda: session.usage is not january, timeout=5)
+        assert await until(lambda: session.usage.seconds_sent == pytest.approx(1.0), timeout=5)
+        assert ended == [january]
+        assert january.seconds_sent == pytest.approx(0.5)
+        assert (january.started_at, january.ended_at) == (boundary - 30.0, boundary)
+        now[0] = boundary + 2.0
+    finally:
+        await session.close()
+    february = ended[-1]
+    assert ended == [january, february] and february is session.usage
+    assert february.id != january.id
+    assert february.seconds_sent == pytest.approx(1.0)
+    assert (february.started_at, february.ended_at) == (boundary, boundary + 2.0)
 
 
 # --- Rotation before expiry -------------------------------------------------------------------

@@ -120,6 +120,23 @@ async def test_it_refuses_a_closed_room(people: People) -> None:
     await comm.disconnect()
 
 
+async def test_it_ends_the_call_on_every_open_page_when_the_owner_deletes_the_room(people: People) -> None:
+    room, _, member, _ = people
+    comm = await communicator(room, member)
+    await comm.connect()
+    assert (await receive(comm))["type"] == "hello"
+    await database_sync_to_async(services.room_delete)(room=room)
+    error = await receive(comm)
+    assert (error["code"], error["message"], error["fatal"]) == (
+        "room_closed",
+        "The owner deleted this room.",
+        True,
+    )
+    closed = await comm.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4410, "reason": "room_closed"}
+    await comm.disconnect()
+
+
 @pytest.mark.parametrize(
     ("text", "code"),
     [
@@ -216,6 +233,8 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
         assert join["sdp"] == SDP
         assert join["participant"]["id"] == str(membership.pk)
         assert join["participant"]["hear"] == "en"
+        # Who pays for this call's translations, as of now: it travels with every session.
+        assert join["payer_id"] == room.owner_id
 
         await layer.send(
             join["reply_channel"], {"type": "worker.answer", "sdp": "v=0 answer", "sdp_type": "answer"}

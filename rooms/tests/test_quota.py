@@ -49,6 +49,19 @@ def test_it_counts_only_this_calendar_month(
     assert "You have used 20.0 of your 100 translation minutes" in body
 
 
+def test_it_counts_the_new_months_part_of_a_session_that_runs_into_it(
+    room: Room, owner: AbstractUser, client_for: Callable[[AbstractUser], Client]
+) -> None:
+    """A session running into a new month is reported in two parts (media_workers/translation.py)."""
+    owner.profile.monthly_minutes_quota = 100
+    owner.profile.save()
+    boundary = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+    use_minutes(room, 50, started_at=boundary - 3000, ended_at=boundary, final=True)
+    use_minutes(room, 30, started_at=boundary)
+    body = client_for(owner).get("/profile/").content.decode()
+    assert "You have used 30.0 of your 100 translation minutes" in body
+
+
 def test_it_counts_usage_against_the_owner_not_the_speaker(
     room: Room, member: AbstractUser, client_for: Callable[[AbstractUser], Client]
 ) -> None:

@@ -20,6 +20,7 @@ def make_report(room: Room, speaker: Membership | None = None, **changes: Any) -
     started = time.time() - 60
     report = {
         "session_id": uuid.uuid4().hex,
+        "payer_id": room.owner_id,
         "room_id": room.public_id,
         "speaker_id": str(speaker.pk) if speaker else "0",
         "language": "es",
@@ -92,11 +93,24 @@ def test_it_keeps_the_first_owner_when_the_room_changes_hands(
     assert TranslationUsage.objects.get().owner == owner
 
 
-def test_it_drops_a_report_for_a_room_that_is_gone(room: Room, speaker: Membership) -> None:
+def test_it_charges_the_payer_of_the_session_when_the_room_changed_hands_before_its_first_report(
+    room: Room, owner: AbstractUser, member: AbstractUser, speaker: Membership
+) -> None:
     report = make_report(room, speaker)
+    Room.objects.filter(pk=room.pk).update(owner=member)
+    record(report)
+    assert TranslationUsage.objects.get().owner == owner
+
+
+def test_it_charges_the_payer_for_a_room_deleted_before_the_sessions_first_report(
+    room: Room, owner: AbstractUser, speaker: Membership
+) -> None:
+    report = make_report(room, speaker, seconds_sent=45.0, final=True)
+    room_id = room.public_id
     room.delete()
-    assert record(report) is None
-    assert not TranslationUsage.objects.exists()
+    record(report)
+    usage = TranslationUsage.objects.get()
+    assert (usage.owner, usage.room, usage.room_public_id, usage.seconds_sent) == (owner, None, room_id, 45.0)
 
 
 def test_it_keeps_usage_when_the_room_is_deleted(room: Room, speaker: Membership) -> None:

@@ -147,6 +147,32 @@ def test_it_retries_while_the_service_is_busy_and_says_so(
     assert until(page, lambda: len(offers) >= 2), "the page did not offer again"
 
 
+def test_it_says_the_call_is_full_and_does_not_retry_by_itself(
+    stack: Stack, room_url: str, chromium: Launch
+) -> None:
+    page = new_page(chromium())
+    offers: list[str] = []
+    full = "This call is full: at most 8 people can be in it."
+
+    def full_server(ws: WebSocketRoute) -> None:
+        def on_message(raw: str | bytes) -> None:
+            if json.loads(raw)["type"] == "offer":
+                offers.append("offer")
+                ws.send(json.dumps({"type": "error", "code": "call_full", "message": full, "about": "offer"}))
+
+        ws.on_message(on_message)
+        ws.send(json.dumps(hello()))
+
+    page.route_web_socket(SOCKET, full_server)
+    open_room(page, stack, room_url)
+    page.get_by_role("button", name="Join call").click()
+    expect(page.get_by_role("alert")).to_have_text(full)
+    expect(page.locator("[data-call-state]")).to_have_text("Not in the call")
+    expect(page.get_by_role("button", name="Join call")).to_be_enabled()
+    page.wait_for_timeout(3000)
+    assert offers == ["offer"]
+
+
 def test_it_says_when_translation_is_reconnecting_or_off(
     stack: Stack, room_url: str, chromium: Launch
 ) -> None:
@@ -170,6 +196,11 @@ def test_it_says_when_translation_is_reconnecting_or_off(
     off = "Translation is off: this room's owner has used this month's 60 translation minutes."
     sockets[-1].send(json.dumps({**status, "speaker": None, "status": "off", "detail": off}))
     expect(note).to_have_text(off)
+    # One translation waiting for a place under a limit says so, in the server's words too.
+    limited = "This call runs at most 16 translations at once: this one starts when a place is free."
+    sockets[-1].send(json.dumps({**status, "speaker": None, "status": "live"}))
+    sockets[-1].send(json.dumps({**status, "status": "limited", "detail": limited}))
+    expect(note).to_have_text(limited)
 
 
 def test_it_reconnects_by_itself_when_the_server_connection_drops(

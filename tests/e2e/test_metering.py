@@ -18,6 +18,7 @@ from django.db import close_old_connections
 from media_workers.call_client import CallClient, until
 from media_workers.fake_openai import TONE_FACTORS
 from media_workers.stack import Stack
+from rooms import live, services
 from rooms.models import Room, TranslationUsage
 from rooms.tests.test_usage import make_report, record
 
@@ -54,8 +55,7 @@ def stack(django_db_setup: None) -> Iterator[Stack]:
 
 
 def usage_rows(room: Room) -> list[TranslationUsage]:
-    close_old_connections()
-    return list(TranslationUsage.objects.filter(room_public_id=room.public_id))
+    return usage_rows_of(room.public_id)
 
 
 def set_quota(room: Room, minutes: int, used_seconds: float) -> None:
@@ -149,6 +149,44 @@ async def test_it_stops_translation_in_a_live_call_when_the_site_reaches_its_lim
     assert stats["total_connections"] == connections_before
 
 
+async def test_it_ends_the_call_and_its_metering_when_the_owner_deletes_the_room_mid_call(
+    stack: Stack,
+) -> None:
+    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    owner_id, room_id = room.owner_id, room.public_id
+    async with (
+        participant(stack, ALICE, room.public_id, 400) as alice,
+        participant(stack, BRUNO, room.public_id, 1000) as bruno,
+    ):
+        assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
+        assert await until(lambda: share(alice, 1000 * TONE_FACTORS["en"]) > HEARS)
+        running = {s["id"] for s in open_sessions(stack)}
+        await asyncio.to_thread(services.room_delete, room=room)
+
+        def told(client: CallClient) -> bool:
+            return any(m.get("code") == "room_closed" and m.get("fatal") for m in client.heard.messages)
+
+        assert await until(lambda: told(alice) and told(bruno), timeout=10)
+        # Both translations were closed at OpenAI, and the worker holds no peer connection.
+        assert await eventually(lambda: open_sessions(stack) == [], timeout=10)
+        stats = json.loads(await asyncio.to_thread(stack.fake_control, "stats"))
+        closed = {s["id"] for s in stats["ended_sessions"] if s["ended_by"] == "session.close"}
+        assert len(running) == 2 and running <= closed
+        assert await eventually(lambda: live.live_numbers().participants == 0, timeout=10)
+
+        def both_final() -> bool:
+            rows = usage_rows_of(room_id)
+            return len(rows) == 2 and all(row.final for row in rows)
+
+        # Charged to the owner the sessions started under, although the room is gone.
+        assert await eventually(both_final)
+        rows = await asyncio.to_thread(usage_rows_of, room_id)
+        assert all(row.owner_id == owner_id and row.room_id is None and row.seconds_sent > 0 for row in rows)
+        await asyncio.sleep(3 * REPORT_SECONDS)
+        later = await asyncio.to_thread(usage_rows_of, room_id)
+        assert sorted(r.seconds_sent for r in later) == sorted(r.seconds_sent for r in rows)
+
+
 async def test_it_loses_at_most_one_report_interval_when_the_worker_dies(stack: Stack) -> None:
     room = await asyncio.to_thread(make_room, ALICE, BRUNO)
     async with (
@@ -174,3 +212,8 @@ async def test_it_loses_at_most_one_report_interval_when_the_worker_dies(stack: 
         rows = await asyncio.to_thread(usage_rows, room)
         assert {row.language for row in rows} == {"en", "es"}
         assert all(row.owner_id == room.owner_id and row.final is False for row in rows)
+
+
+def usage_rows_of(room_public_id: str) -> list[TranslationUsage]:
+    close_old_connections()
+    return list(TranslationUsage.objects.filter(room_public_id=room_public_id))

@@ -22,6 +22,7 @@ PRODUCTION = {
     "OPENAI_API_KEY": "sk-" + "x" * 40,
     "GLOBAL_MONTHLY_SPEND_LIMIT": "200",
     "TRUSTED_PROXY_HOPS": "1",
+    "ICE_HOST_ADDRESSES": "203.0.113.10",
 }
 
 
@@ -65,6 +66,8 @@ def test_it_refuses_to_start_without_a_secret_key() -> None:
         ({"OPENAI_API_KEY": "", "DEMO_MODE": "1"}, "translate.W004"),
         ({"OPENAI_API_KEY": ""}, "translate.W005"),
         ({"TRUSTED_PROXY_HOPS": "0"}, "translate.W006"),
+        # Every interface's address (docker0, the VPC's) would be advertised to every browser.
+        ({"ICE_HOST_ADDRESSES": ""}, "translate.W007"),
     ],
 )
 def test_it_warns_about_each_unsafe_production_setting(unsafe: dict[str, str], warning: str) -> None:

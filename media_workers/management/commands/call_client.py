@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from media_workers import ice
 from media_workers.call_client import CallClient, HttpSession, ToneTrack, wav_source, write_wav
 from rooms.languages import OUTPUT_LANGUAGES
 
@@ -33,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--record", help="Write what this participant hears to this WAV file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Offer the host addresses this installation's peers use (ICE_HOST_ADDRESSES): the worker
+        # accepts only candidates in ICE_ALLOWED_PEER_NETWORKS.
+        ice.configure_from_settings()
         asyncio.run(self.call(options))
 
     async def call(self, options: dict[str, Any]) -> None:

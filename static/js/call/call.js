@@ -410,6 +410,13 @@ export class Call {
       this.retryPeer(gettext("The service is busy: no media worker is free right now"));
     } else if (message.code === "bad_offer") {
       this.retryPeer(gettext("The server could not use this connection"));
+    } else if (message.code === "call_full") {
+      // Trying again at once would be refused again: the person decides when to retry.
+      this.endCall();
+      this.showAlert(message.message);
+      this.setState(gettext("Not in the call"), "problem");
+    } else if (message.code === "join_in_progress") {
+      // This page's earlier offer is still being answered; its answer comes.
     } else {
       this.showAlert(message.message);
     }

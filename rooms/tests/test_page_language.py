@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.contrib.auth.models import AbstractUser
 from django.test import Client
 
+from rooms import services
 from rooms.models import Room
 
 
@@ -39,7 +40,9 @@ def test_it_falls_back_to_english_for_a_language_it_does_not_have(client: Client
 def test_it_shows_a_signed_in_person_the_language_they_hear(
     member: AbstractUser, client_for: Callable[[AbstractUser], Client]
 ) -> None:
-    # Mateo hears Spanish; his browser asking for French does not change his pages.
+    # Mateo hears Spanish and chose no other page language; his browser asking for French
+    # does not change his pages.
+    services.profile_set_page_language(profile=member.profile, page_language="")
     body = client_for(member).get("/rooms/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert html_lang(body) == "es"
     assert "Mis salas" in body

@@ -66,8 +66,6 @@ def test_it_counts_usage_against_the_owner_not_the_speaker(
     room: Room, member: AbstractUser, client_for: Callable[[AbstractUser], Client]
 ) -> None:
     record(make_report(room, room.memberships.get(user=member), seconds_sent=600))
-    member.profile.page_language = "en"  # the member hears Spanish: the pages would be in Spanish
-    member.profile.save()
     body = client_for(member).get("/profile/").content.decode()
     assert "You have used 0.0 of your" in body
 

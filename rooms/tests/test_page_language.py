@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractUser
+from django.core.mail import EmailMessage
 from django.test import Client
 
 from rooms import services
@@ -108,3 +109,13 @@ def test_it_serves_the_scripts_strings_in_the_pages_language(client: Client, db:
     response = client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="es")
     catalog = json.loads(response.content)["catalog"]
     assert catalog["Join call"] == "Unirse a la llamada"
+
+
+def test_it_writes_allauths_emails_in_the_readers_language(
+    client: Client, owner: AbstractUser, mailoutbox: list[EmailMessage]
+) -> None:
+    # allauth ships no Hindi: locale_allauth/ does, down to the password reset e-mail.
+    client.post("/accounts/password/reset/", {"email": owner.email}, HTTP_ACCEPT_LANGUAGE="hi")
+    (mail,) = mailoutbox
+    assert "पासवर्ड रीसेट ईमेल" in mail.subject
+    assert "आपको यह ईमेल इसलिए मिला है" in mail.body

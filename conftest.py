@@ -6,6 +6,8 @@ import pytest
 import redis
 from django.conf import settings
 
+from media_workers.stack import Coturn
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _clean_redis_prefix() -> Iterator[None]:
@@ -27,3 +29,13 @@ def _loopback_ice() -> None:
     from media_workers import ice
 
     ice.configure_from_settings()
+
+
+@pytest.fixture(scope="module")
+def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
+    """A real coturn on loopback with docker-compose.yml's flags and a secret of its own."""
+    running = Coturn(secret="coturn-test-secret").start(tmp_path_factory.mktemp("coturn"))
+    try:
+        yield running
+    finally:
+        running.stop()

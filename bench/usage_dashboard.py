@@ -1,23 +1,28 @@
 """How the usage dashboard's queries scale: timings against a plain COUNT(*) on the same table.
 
-Fills a throwaway SQLite database (never the development one) with usage rows spread over
+Fills a throwaway database (never the development one) with usage rows spread over
 90 days, 200 owners and 1,000 rooms, runs the daily roll-up (as celery beat would), then
 times each dashboard query for a 30-day range, for one owner and for one room. Unfiltered,
 the dashboard sums past days from the roll-up and today from the sessions. Timings are
 printed as a ratio to COUNT(*) measured in the same run, so they compare across machines.
 
     .venv/bin/python bench/usage_dashboard.py [--rows 1000000] [--repeat 3]
+    .venv/bin/python bench/usage_dashboard.py --postgres postgres://USER:PASSWORD@127.0.0.1:5432/DB
+
+The database is a SQLite file in a temporary directory, or with --postgres a new database on
+that PostgreSQL server (the role must be allowed to create databases), dropped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,9 +31,31 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_ROWS = 5_000_000
 
 
-def setup_django(db_path: str) -> None:
+@contextlib.contextmanager
+def throwaway_database(postgres: str | None) -> Iterator[str]:
+    """The URL of a new, empty database, deleted afterwards: SQLite, or one on `postgres`'s server."""
+    if postgres is None:
+        with tempfile.TemporaryDirectory(prefix="usage-bench-") as tmp:
+            yield f"sqlite:///{os.path.join(tmp, 'bench.sqlite3')}"
+        return
+    import psycopg
+
+    name = f"usage_bench_{os.getpid()}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield postgres.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+def setup_django(database_url: str) -> None:
     sys.path.insert(0, str(ROOT))
-    os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
+    os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "translator_site.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
@@ -101,10 +128,11 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--postgres", help="a PostgreSQL URL: run on a new database on its server")
     args = parser.parse_args()
     rows = min(max(args.rows, 1000), MAX_ROWS)
-    with tempfile.TemporaryDirectory(prefix="usage-bench-") as tmp:
-        setup_django(os.path.join(tmp, "bench.sqlite3"))
+    with throwaway_database(args.postgres) as database_url:
+        setup_django(database_url)
         from django.core.management import call_command
         from django.db import connection
         from django.utils import timezone
@@ -139,6 +167,7 @@ def main() -> None:
             ("totals, one room", lambda: dashboard.usage_totals(for_room)),
             ("per day, one room", lambda: dashboard.usage_per_day(for_room)),
         ]
+        print(f"database: {connection.vendor}")
         print(f"baseline COUNT(*) over {rows:,} rows: {baseline * 1000:.1f} ms (= 1.00)")
         print(f"{'query':28} {'ms':>9} {'x COUNT(*)':>11}")
         for name, run in cases:

@@ -77,19 +77,50 @@ class Heard:
         return "".join(c["text"] for c in self.captions if c.get("kind") == kind)
 
 
-class HttpSession:
-    """Just enough of a browser to log in to the site and keep its cookies."""
+class _ThroughProxy(urllib.request.HTTPRedirectHandler):
+    """Follows the site's absolute https:// redirects to the web process behind the proxy."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, site_url: str, base_url: str) -> None:
+        self.site_url, self.base_url = site_url, base_url
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        if newurl.startswith(self.site_url + "/"):
+            newurl = self.base_url + newurl[len(self.site_url) :]
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class HttpSession:
+    """Just enough of a browser to log in to the site and keep its cookies.
+
+    With `forwarded_for` (a client address) it talks to the site as a TLS-terminating reverse
+    proxy would on that client's behalf: plain HTTP to the web process, with X-Forwarded-Proto
+    https and X-Forwarded-For, so production settings (secure cookies, HTTPS redirect, CSRF
+    referer checks) see an https:// visitor.
+    """
+
+    def __init__(self, base_url: str, *, forwarded_for: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.headers: dict[str, str] = {}
+        self.site_url = self.base_url
+        policy = http.cookiejar.DefaultCookiePolicy()
+        if forwarded_for is not None:
+            self.headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": forwarded_for}
+            self.site_url = urllib.parse.urlsplit(self.base_url)._replace(scheme="https").geturl()
+            # The browser's side of the proxy is https: its Secure cookies go back to the site.
+            policy = http.cookiejar.DefaultCookiePolicy(secure_protocols=("https", "wss", "http"))
+        self.jar = http.cookiejar.CookieJar(policy)
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _ThroughProxy(self.site_url, self.base_url)
+        )
 
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.jar if c.name == name), None)
 
     def get(self, path: str) -> tuple[str, str]:
-        with self.opener.open(self.base_url + path, timeout=15) as response:
+        request = urllib.request.Request(self.base_url + path, headers=self.headers)
+        with self.opener.open(request, timeout=15) as response:
             return response.geturl(), response.read().decode()
 
     def post(self, path: str, data: dict[str, str]) -> tuple[str, str]:
@@ -99,7 +130,7 @@ class HttpSession:
         request = urllib.request.Request(
             self.base_url + path,
             data=urllib.parse.urlencode(fields).encode(),
-            headers={"Referer": self.base_url + path},
+            headers={**self.headers, "Referer": self.site_url + path},
         )
         with self.opener.open(request, timeout=15) as response:
             return response.geturl(), response.read().decode()

@@ -1,9 +1,11 @@
 """The media-worker registry in Redis: live workers, their load, and which worker hosts each room.
 
 A worker is alive while its hash exists; the hash expires unless the worker's heartbeat
-renews it. A room's assignment names one worker; claiming a room is one Lua script, so two
-web processes that race for the same room always agree, and a room whose worker died is
-given to another live worker on the next claim.
+renews it. A web process that finds a worker dead before that (its heartbeat is late and it
+does not answer a ping) marks it lost: it gets no rooms, and its rooms are freed at once.
+A room's assignment names one worker; claiming a room is one Lua script, so two web
+processes that race for the same room always agree, and a room whose worker died is given
+to another live worker on the next claim.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ local room_key = prefix .. 'room:' .. room
 local current = redis.call('GET', room_key)
 if current then
   local h = prefix .. 'worker:' .. current
-  if redis.call('EXISTS', h) == 1 and redis.call('HGET', h, 'draining') ~= '1' then
+  if redis.call('EXISTS', h) == 1 and redis.call('HGET', h, 'draining') ~= '1'
+      and redis.call('HGET', h, 'lost') ~= '1' then
     return current
   end
 end
@@ -33,7 +36,7 @@ for _, id in ipairs(ids) do
   if redis.call('EXISTS', h) == 0 then
     redis.call('ZREM', prefix .. 'workers', id)
     redis.call('DEL', h .. ':rooms')
-  elseif redis.call('HGET', h, 'draining') ~= '1'
+  elseif redis.call('HGET', h, 'draining') ~= '1' and redis.call('HGET', h, 'lost') ~= '1'
       and redis.call('SCARD', h .. ':rooms') < tonumber(redis.call('HGET', h, 'capacity')) then
     if current then redis.call('SREM', prefix .. 'worker:' .. current .. ':rooms', room) end
     redis.call('SET', room_key, id)
@@ -62,6 +65,19 @@ end
 return 1
 """
 
+# ARGV: prefix, worker id. Marks a live-looking worker lost and frees every room it held.
+_MARK_LOST = """
+local prefix, id = ARGV[1], ARGV[2]
+local h = prefix .. 'worker:' .. id
+if redis.call('EXISTS', h) == 0 then return 0 end
+redis.call('HSET', h, 'lost', '1', 'load', 0)
+for _, room in ipairs(redis.call('SMEMBERS', h .. ':rooms')) do
+  if redis.call('GET', prefix .. 'room:' .. room) == id then redis.call('DEL', prefix .. 'room:' .. room) end
+end
+redis.call('DEL', h .. ':rooms')
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class WorkerInfo:
@@ -77,6 +93,8 @@ class WorkerInfo:
     sessions: int
     draining: bool
     heartbeat_age: float
+    # A web process found it dead before its heartbeat expired (Registry.mark_lost).
+    lost: bool = False
 
 
 def key_prefix() -> str:
@@ -95,6 +113,7 @@ class Registry:
         self.prefix = key_prefix()
         self._claim = self.redis.register_script(_CLAIM)
         self._release = self.redis.register_script(_RELEASE)
+        self._mark_lost = self.redis.register_script(_MARK_LOST)
 
     def _worker_key(self, worker_id: str) -> str:
         return f"{self.prefix}worker:{worker_id}"
@@ -125,6 +144,8 @@ class Registry:
             "participants": participants,
             "sessions": sessions,
             "draining": "1" if draining else "0",
+            # A worker marked lost that still beats was only slow: it takes rooms again.
+            "lost": "0",
             "heartbeat_at": time.time(),
         }
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -150,6 +171,10 @@ class Registry:
             return None
         return await self.worker(worker_id)
 
+    async def mark_lost(self, worker_id: str) -> None:
+        """Take a worker found dead out of room assignment now, rather than when its hash expires."""
+        await self._mark_lost(args=[self.prefix, worker_id])
+
     async def release_room(self, *, worker_id: str, room_id: str) -> None:
         await self._release(args=[self.prefix, worker_id, room_id])
 
@@ -172,6 +197,7 @@ class Registry:
             sessions=int(data.get("sessions", 0)),
             draining=data.get("draining") == "1",
             heartbeat_age=max(0.0, time.time() - float(data["heartbeat_at"])),
+            lost=data.get("lost") == "1",
         )
 
     async def workers(self) -> list[WorkerInfo]:

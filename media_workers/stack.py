@@ -21,6 +21,7 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
+from . import compose
 from .fake_openai import SESSION_LIFETIME_S
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,9 +148,15 @@ class Stack:
                 "translator_site.asgi:application",
             ],
         )
-        wait_until(lambda: self.fake_control("stats") != "", 20, "fake OpenAI")
-        wait_until(self._web_ready, 30, "web (daphne)")
-        wait_until(lambda: len(self.live_workers()) >= self.workers, 30, "media workers")
+        try:
+            wait_until(lambda: self.fake_control("stats") != "", 20, "fake OpenAI")
+            wait_until(self._web_ready, 30, "web (daphne)")
+            wait_until(lambda: len(self.live_workers()) >= self.workers, 30, "media workers")
+        except TimeoutError:
+            # Nobody will stop a stack that never started: its workers would stay registered
+            # and take later tests' rooms.
+            self.stop()
+            raise
         return self
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
@@ -235,3 +242,62 @@ class Stack:
     def logs(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+@dataclass
+class Coturn:
+    """A real coturn (Debian's `turnserver`) on loopback, with docker-compose.yml's flags.
+
+    Its command line is the compose file's coturn service, interpolated with `secret` and
+    with 127.0.0.1 as the media workers' address (TURN_PEER_ADDRESS); on top, for the test only,
+    it listens and relays on 127.0.0.1 and a free port, and allows loopback peers at all (coturn
+    refuses them before its allow and deny lists unless told otherwise).
+    """
+
+    secret: str
+    peer_address: str = "127.0.0.1"
+    log_dir: Path = ROOT / "artifacts" / "logs"
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"turn:127.0.0.1:{self.port}?transport=udp"
+
+    def command(self, workdir: Path) -> list[str]:
+        env = {"TURN_SECRET": self.secret, "TURN_PEER_ADDRESS": self.peer_address}
+        flags = [f for f in compose.service("coturn", env).command if not f.startswith("--listening-port=")]
+        return [
+            "turnserver",
+            *flags,
+            f"--listening-port={self.port}",
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            "--allow-loopback-peers",
+            f"--pidfile={workdir / 'turnserver.pid'}",
+            f"--userdb={workdir / 'turndb'}",
+        ]
+
+    def start(self, workdir: Path) -> Coturn:
+        self.port = self.port or free_port()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / "coturn.log", "wb")
+        self.process = subprocess.Popen(
+            self.command(workdir), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
+        log.close()
+        wait_until(lambda: "Total General servers" in self.logs(), 20, "coturn")
+        return self
+
+    def logs(self) -> str:
+        path = self.log_dir / "coturn.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -181,6 +181,10 @@ class MediaWorker:
     def dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         room_id = str(message.get("room", ""))
+        if kind == "worker.ping":
+            # A web process whose call's worker looks late asks if it is alive (rooms/consumers.py).
+            self.outbox.send(message["reply_channel"], {"type": "worker.pong", "worker_id": self.id})
+            return
         if kind == "participant.join":
             call = self.calls.get(room_id)
             if call is None:

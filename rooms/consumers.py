@@ -26,7 +26,7 @@ from django.utils.translation import gettext_noop
 
 from media_workers.call import room_group
 from media_workers.ice import browser_ice_servers
-from media_workers.registry import Registry
+from media_workers.registry import Registry, WorkerInfo
 from translator_site import metrics
 
 from . import usage
@@ -145,6 +145,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     worker_channel: str | None = None
     worker_id: str | None = None
     watcher: asyncio.Task[None] | None = None
+    # Set by the worker's answer to a liveness ping.
+    pong: asyncio.Event
     participation_id: int | None = None
     session_key: str | None = None
     in_groups = False
@@ -163,6 +165,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.original_volume = settings.DEFAULT_ORIGINAL_VOLUME
         self.translation_volume = 1.0
         self.muted = False
+        self.pong = asyncio.Event()
         await self.accept()
         metrics.websocket_opened()
         headers = dict(self.scope.get("headers", []))
@@ -419,6 +422,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """While in a call, notice its media worker dying and move the call to another."""
         # Absent for two heartbeats: a worker that is only re-registering (Redis restarted) is not.
         grace = 2 * settings.MEDIA_WORKER_HEARTBEAT_SECONDS
+        # Half a beat late is worth a ping; only a worker that doesn't answer it is dead. So a
+        # SIGKILLed worker is found in about two seconds, not when its heartbeat expires.
+        late = 1.5 * settings.MEDIA_WORKER_HEARTBEAT_SECONDS
         missing_since: float | None = None
         while True:
             await asyncio.sleep(settings.WORKER_WATCH_SECONDS)
@@ -427,23 +433,45 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 missing_since = None
                 continue
             try:
-                alive = await registry().worker(worker_id) is not None
+                worker = await registry().worker(worker_id)
             except Exception:
                 # Redis itself is away: that says nothing about the worker; look again later.
                 logger.warning("room=%s: cannot check worker %s", self.room_id, worker_id, exc_info=True)
                 continue
             now = time.monotonic()
-            if alive:
+            if worker is not None:
                 missing_since = None
+                if worker.lost or (worker.heartbeat_age > late and not await self._worker_answers(worker)):
+                    await self._worker_lost(worker_id)
             elif missing_since is None:
                 missing_since = now
-            elif now - missing_since >= grace and self.worker_id == worker_id:
-                logger.info("room=%s: worker %s is gone, moving the call", self.room_id, worker_id)
-                self.worker_channel = self.worker_id = None
+            elif now - missing_since >= grace:
                 missing_since = None
-                await self._send(
-                    {"type": "reconnect", "reason": "worker_lost", "message": "Reconnecting your call."}
-                )
+                await self._worker_lost(worker_id)
+
+    async def _worker_answers(self, worker: WorkerInfo) -> bool:
+        self.pong.clear()
+        await self.channel_layer.send(
+            worker.channel, {"type": "worker.ping", "reply_channel": self.channel_name}
+        )
+        try:
+            await asyncio.wait_for(self.pong.wait(), settings.WORKER_PING_TIMEOUT)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _worker_lost(self, worker_id: str) -> None:
+        """Move this call, and every other page of the room, off a dead worker."""
+        if self.worker_id != worker_id:
+            return
+        logger.info("room=%s: worker %s is gone, moving the call", self.room_id, worker_id)
+        try:
+            await registry().mark_lost(worker_id)
+        except Exception:
+            logger.warning("room=%s: cannot mark worker %s lost", self.room_id, worker_id, exc_info=True)
+        await self.channel_layer.group_send(
+            room_group(self.room_id), {"type": "call.worker_lost", "worker_id": worker_id}
+        )
 
     # --- From the media worker (this consumer's channel) and the room group ---------------------
 
@@ -466,6 +494,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._refuse(
             CLOSE_REPLACED, "replaced", gettext_noop("You joined this call from another tab or device.")
         )
+
+    async def worker_pong(self, event: dict[str, Any]) -> None:
+        self.pong.set()
+
+    async def call_worker_lost(self, event: dict[str, Any]) -> None:
+        """A page of this room found the call's worker dead: reconnect (to another worker)."""
+        if self.worker_id != event["worker_id"]:
+            return
+        self.worker_channel = self.worker_id = None
+        await self._send({"type": "reconnect", "reason": "worker_lost", "message": "Reconnecting your call."})
 
     async def worker_moving(self, event: dict[str, Any]) -> None:
         self.worker_channel = self.worker_id = None

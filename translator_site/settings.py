@@ -370,8 +370,11 @@ MEDIA_WORKER_HEARTBEAT_TTL = envfloat("MEDIA_WORKER_HEARTBEAT_TTL", 4.0)
 MEDIA_WORKER_DRAIN_SECONDS = envfloat("MEDIA_WORKER_DRAIN_SECONDS", 3.0)
 # A participant whose browser sends no audio for this long is gone (network loss).
 PARTICIPANT_SILENCE_TIMEOUT = envfloat("PARTICIPANT_SILENCE_TIMEOUT", 10.0)
-# How often a signalling connection in a call checks that its media worker is alive.
-WORKER_WATCH_SECONDS = envfloat("WORKER_WATCH_SECONDS", 1.0)
+# How often a signalling connection in a call checks that its media worker is alive; a worker
+# whose heartbeat is late is pinged, and one that doesn't answer within WORKER_PING_TIMEOUT
+# seconds is dead: the call moves to another worker.
+WORKER_WATCH_SECONDS = envfloat("WORKER_WATCH_SECONDS", 0.5)
+WORKER_PING_TIMEOUT = envfloat("WORKER_PING_TIMEOUT", 1.0)
 # A translation that answers nothing for this long after speech was sent is reconnected.
 TRANSLATION_STALL_SECONDS = envfloat("TRANSLATION_STALL_SECONDS", 10.0)
 # How often a worker reports the running totals of every translation session (metering).

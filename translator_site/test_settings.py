@@ -31,3 +31,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"openai-translate-test-{os.getpid()}.sqlite3")
     }
+else:
+    # PostgreSQL (.ci/run): a test database per run too, so concurrent runs on one server never
+    # drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_openai_translate_{os.getpid()}"}  # noqa: F405

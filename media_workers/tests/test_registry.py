@@ -112,3 +112,20 @@ async def test_it_lists_every_room_assignment(registry: Registry) -> None:
     assert await registry.rooms() == {"room-a": "w1", "room-b": "w2"}
     await registry.release_room(worker_id="w1", room_id="room-a")
     assert await registry.rooms() == {"room-b": "w2"}
+
+
+async def test_it_gives_a_lost_workers_rooms_to_others_at_once_until_it_beats_again(
+    registry: Registry,
+) -> None:
+    await announce(registry, "dead", ttl=30)
+    assert (await registry.claim_room("room-a")).id == "dead"  # type: ignore[union-attr]
+    await announce(registry, "healthy")
+    await registry.mark_lost("dead")
+    assert await registry.room_worker_id("room-a") is None
+    assert (await registry.worker("dead")).lost  # type: ignore[union-attr]
+    assert (await registry.claim_room("room-a")).id == "healthy"  # type: ignore[union-attr]
+    assert (await registry.claim_room("room-b")).id == "healthy"  # type: ignore[union-attr]
+    # Only slow after all: its next heartbeat makes it a candidate for rooms again.
+    await announce(registry, "dead", ttl=30)
+    assert not (await registry.worker("dead")).lost  # type: ignore[union-attr]
+    assert (await registry.claim_room("room-c")).id == "dead"  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
+from media_workers.registry import Registry
 from rooms import services
 from rooms.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from rooms.models import Membership, Room
@@ -255,3 +257,99 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
         leave = await layer.receive(worker_channel)
         assert leave["type"] == "participant.leave"
         await retire_worker("test-worker")
+
+
+@dataclass
+class LateWorker:
+    """A stand-in media worker whose last heartbeat gets old at once (0.2 s beats expected). It
+    reads its channel in a task of its own, answers pings while `answering`, and queues the rest."""
+
+    layer: Any
+    channel: str
+    id: str = "late-worker"
+    answering: bool = True
+    pings: int = 0
+    inbox: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+
+    async def run(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel)
+            if message["type"] == "worker.ping":
+                self.pings += 1
+                if self.answering:
+                    await self.layer.send(
+                        message["reply_channel"], {"type": "worker.pong", "worker_id": self.id}
+                    )
+            elif message["type"] != "room.roster":
+                await self.inbox.put(message)
+
+    async def receives(self, kind: str) -> dict[str, Any]:
+        message = await asyncio.wait_for(self.inbox.get(), 5)
+        assert message["type"] == kind, message
+        return message
+
+    async def join(self, comm: WebsocketCommunicator) -> None:
+        await comm.connect()
+        await receive(comm)
+        await comm.send_to(text_data=json.dumps({"type": "offer", "sdp": SDP}))
+        await self.receives("participant.join")
+
+
+@pytest.fixture
+async def late_worker(settings: Any) -> AsyncIterator[LateWorker]:
+    settings.MEDIA_WORKER_HEARTBEAT_SECONDS = 0.2
+    settings.WORKER_WATCH_SECONDS = 0.1
+    settings.WORKER_PING_TIMEOUT = 0.5
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    worker = LateWorker(layer=layer, channel=await layer.new_channel(prefix="mediaworker"))
+    # Registered for a minute: only whether it answers a ping can tell that it is dead.
+    await announce_worker(worker.id, channel=worker.channel, ttl=60)
+    reader = asyncio.create_task(worker.run())
+    yield worker
+    reader.cancel()
+    await retire_worker(worker.id)
+
+
+async def room_worker_id(room: Room) -> str | None:
+    registry = Registry()
+    try:
+        return await registry.room_worker_id(room.public_id)
+    finally:
+        await registry.close()
+
+
+async def test_it_moves_the_whole_call_as_soon_as_a_late_worker_does_not_answer_a_ping(
+    people: People, late_worker: LateWorker
+) -> None:
+    room, owner, member, _ = people
+    first, second = await communicator(room, member), await communicator(room, owner)
+    try:
+        await late_worker.join(first)
+        await late_worker.join(second)
+        late_worker.answering = False
+        for comm in (first, second):
+            message = await receive(comm)
+            assert message["type"] == "reconnect" and message["reason"] == "worker_lost", message
+        assert late_worker.pings > 0
+        assert await room_worker_id(room) is None
+    finally:
+        await first.disconnect()
+        await second.disconnect()
+
+
+async def test_it_keeps_the_call_on_a_late_worker_that_answers_its_ping(
+    people: People, late_worker: LateWorker
+) -> None:
+    room, _, member, _ = people
+    comm = await communicator(room, member)
+    try:
+        await late_worker.join(comm)
+        for _ in range(50):
+            if late_worker.pings >= 3:
+                break
+            assert await comm.receive_nothing(timeout=0.2)
+        assert late_worker.pings >= 3
+        assert await comm.receive_nothing(timeout=0.5)
+        assert await room_worker_id(room) == late_worker.id
+    finally:
+        await comm.disconnect()

@@ -12,6 +12,7 @@ import json
 import time
 
 import pytest
+from channels.db import database_sync_to_async
 
 from media_workers.call_client import CallClient, until
 from media_workers.dsp import SAMPLE_RATE, band_energy
@@ -29,7 +30,7 @@ CHLOE = Person("chloe@example.com", "Chloé", "fr")
 
 
 async def test_it_translates_each_speaker_for_the_other_and_nobody_hears_their_own(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -56,7 +57,7 @@ async def test_it_translates_each_speaker_for_the_other_and_nobody_hears_their_o
 
 
 async def test_it_runs_one_session_per_speaker_and_listener_language_for_three(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO, CHLOE)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO, CHLOE)
     # Tones chosen so that no original or translated frequency lies within 50 Hz of another.
     async with (
         participant(stack, ALICE, room.public_id, 500) as alice,
@@ -83,7 +84,7 @@ async def test_it_runs_one_session_per_speaker_and_listener_language_for_three(s
 
 
 async def test_it_switches_language_mid_call_without_reconnecting(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -105,7 +106,7 @@ async def test_it_switches_language_mid_call_without_reconnecting(stack: Stack) 
 
 
 async def test_it_lets_a_participant_leave_and_rejoin(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -123,7 +124,7 @@ async def test_it_lets_a_participant_leave_and_rejoin(stack: Stack) -> None:
 
 
 async def test_it_resumes_translation_after_openai_drops_the_connection(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -153,7 +154,7 @@ async def test_it_resumes_translation_after_openai_drops_the_connection(stack: S
 
 
 async def test_it_shows_a_page_opened_during_a_call_who_is_in_it(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO, CHLOE)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO, CHLOE)
     async with (
         participant(stack, ALICE, room.public_id, 400),
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -169,13 +170,13 @@ async def test_it_shows_a_page_opened_during_a_call_who_is_in_it(stack: Stack) -
 
 
 async def test_it_ends_the_call_for_everyone_when_the_owner_closes_the_room(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
     ):
         assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
-        await asyncio.to_thread(services.room_close, room=room)
+        await database_sync_to_async(services.room_close)(room=room)
 
         def told_closed(client: CallClient) -> bool:
             return any(m.get("code") == "room_closed" and m.get("fatal") for m in client.heard.messages)

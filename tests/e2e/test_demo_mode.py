@@ -3,10 +3,10 @@ voice, pitch-shifted and about a second late, and a caption says it is not a tra
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
+from channels.db import database_sync_to_async
 
 from media_workers.call_client import until
 from media_workers.fake_openai import DEMO_PITCH_FACTOR
@@ -30,7 +30,7 @@ def demo_stack(django_db_setup: None) -> Iterator[Stack]:
 
 
 async def test_it_plays_each_the_others_voice_pitch_shifted_and_says_it_is_a_demo(demo_stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ANA, KENJI)
+    room = await database_sync_to_async(make_room)(ANA, KENJI)
     async with (
         participant(demo_stack, ANA, room.public_id, 300) as ana,
         participant(demo_stack, KENJI, room.public_id, 600) as kenji,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 
 from media_workers.call_client import until
 from media_workers.fake_openai import TONE_FACTORS
@@ -66,7 +67,7 @@ async def eventually(check: Any, timeout: float = 20.0) -> bool:
 async def test_it_opens_a_handful_of_sessions_for_a_listener_flipping_languages_20_times_a_second(
     stack: Stack,
 ) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, 400),
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -97,7 +98,7 @@ async def test_it_opens_a_handful_of_sessions_for_a_listener_flipping_languages_
 async def test_it_closes_a_muted_speakers_translation_and_reopens_it_without_losing_the_first_words(
     stack: Stack,
 ) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -145,7 +146,7 @@ async def _has_session_into(stack: Stack, language: str) -> bool:
 
 
 async def test_it_refuses_one_person_more_than_the_call_takes(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO, CHLOE)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO, CHLOE)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000),

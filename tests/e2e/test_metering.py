@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from django.db import close_old_connections
 
 from media_workers.call_client import CallClient, until
@@ -74,7 +75,7 @@ async def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
     """Like `until`, for checks that block (the database, HTTP): run off the event loop."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await asyncio.to_thread(check):
+        if await database_sync_to_async(check)():
             return True
         await asyncio.sleep(0.2)
     return False
@@ -101,8 +102,8 @@ async def translation_stops_mid_call(stack: Stack, room: Room, *, because: str) 
 
 
 async def test_it_does_not_translate_a_call_whose_owner_is_at_quota(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
-    await asyncio.to_thread(set_quota, room, 1, 60.0)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
+    await database_sync_to_async(set_quota)(room, 1, 60.0)
     connections_before = json.loads(await asyncio.to_thread(stack.fake_control, "stats"))["total_connections"]
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
@@ -122,18 +123,20 @@ async def test_it_does_not_translate_a_call_whose_owner_is_at_quota(stack: Stack
 
 
 async def test_it_stops_translation_mid_call_when_the_quota_runs_out(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     # 50 of 60 seconds used: the call's two translations take the owner over in about 5 s.
-    await asyncio.to_thread(set_quota, room, 1, 50.0)
+    await database_sync_to_async(set_quota)(room, 1, 50.0)
     await translation_stops_mid_call(stack, room, because="translation minutes")
 
 
 async def test_it_stops_translation_in_a_live_call_when_the_site_reaches_its_limit(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     # Someone else's room spent all but about a quarter of a cent ($0.034 a minute): this call's
     # two translations use that up within a few seconds, far inside Alice's own quota.
-    elsewhere = await asyncio.to_thread(make_room, Person("carla@example.com", "Carla", "it"))
-    await asyncio.to_thread(record, make_report(elsewhere, seconds_sent=(SITE_LIMIT - 0.0027) / 0.034 * 60))
+    elsewhere = await database_sync_to_async(make_room)(Person("carla@example.com", "Carla", "it"))
+    await database_sync_to_async(record)(
+        make_report(elsewhere, seconds_sent=(SITE_LIMIT - 0.0027) / 0.034 * 60)
+    )
     await translation_stops_mid_call(stack, room, because="this month's spending limit for translation")
     # A call that starts now is told why at once, and opens no session at all.
     connections_before = json.loads(await asyncio.to_thread(stack.fake_control, "stats"))["total_connections"]
@@ -152,7 +155,7 @@ async def test_it_stops_translation_in_a_live_call_when_the_site_reaches_its_lim
 async def test_it_ends_the_call_and_its_metering_when_the_owner_deletes_the_room_mid_call(
     stack: Stack,
 ) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     owner_id, room_id = room.owner_id, room.public_id
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
@@ -161,7 +164,7 @@ async def test_it_ends_the_call_and_its_metering_when_the_owner_deletes_the_room
         assert await until(lambda: share(bruno, 400 * TONE_FACTORS["es"]) > HEARS)
         assert await until(lambda: share(alice, 1000 * TONE_FACTORS["en"]) > HEARS)
         running = {s["id"] for s in open_sessions(stack)}
-        await asyncio.to_thread(services.room_delete, room=room)
+        await database_sync_to_async(services.room_delete)(room=room)
 
         def told(client: CallClient) -> bool:
             return any(m.get("code") == "room_closed" and m.get("fatal") for m in client.heard.messages)
@@ -180,15 +183,15 @@ async def test_it_ends_the_call_and_its_metering_when_the_owner_deletes_the_room
 
         # Charged to the owner the sessions started under, although the room is gone.
         assert await eventually(both_final)
-        rows = await asyncio.to_thread(usage_rows_of, room_id)
+        rows = await database_sync_to_async(usage_rows_of)(room_id)
         assert all(row.owner_id == owner_id and row.room_id is None and row.seconds_sent > 0 for row in rows)
         await asyncio.sleep(3 * REPORT_SECONDS)
-        later = await asyncio.to_thread(usage_rows_of, room_id)
+        later = await database_sync_to_async(usage_rows_of)(room_id)
         assert sorted(r.seconds_sent for r in later) == sorted(r.seconds_sent for r in rows)
 
 
 async def test_it_loses_at_most_one_report_interval_when_the_worker_dies(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,
@@ -207,9 +210,10 @@ async def test_it_loses_at_most_one_report_interval_when_the_worker_dies(stack: 
             return len(rows) == 2 and all(row.seconds_sent >= expected for row in rows)
 
         assert await eventually(both_metered), [
-            (row.language, row.seconds_sent, in_call) for row in await asyncio.to_thread(usage_rows, room)
+            (row.language, row.seconds_sent, in_call)
+            for row in await database_sync_to_async(usage_rows)(room)
         ]
-        rows = await asyncio.to_thread(usage_rows, room)
+        rows = await database_sync_to_async(usage_rows)(room)
         assert {row.language for row in rows} == {"en", "es"}
         assert all(row.owner_id == room.owner_id and row.final is False for row in rows)
 

@@ -12,6 +12,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 
 from media_workers.call_client import CallClient, until
 from media_workers.fake_openai import TONE_FACTORS
@@ -52,10 +53,10 @@ def people_in_call(client: CallClient) -> list[str]:
 
 
 async def test_it_ends_a_removed_members_call_at_once(stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
-    bruno_membership = await asyncio.to_thread(
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
+    bruno_membership = await database_sync_to_async(
         lambda: Membership.objects.get(room=room, user__email=BRUNO.email).pk
-    )
+    )()
     async with (
         participant(stack, ALICE, room.public_id, 400) as alice,
         participant(stack, BRUNO, room.public_id, 1000) as bruno,

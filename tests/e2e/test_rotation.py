@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from channels.db import database_sync_to_async
 
 from media_workers.call_client import until
 from media_workers.dsp import SAMPLE_RATE
@@ -102,7 +103,7 @@ class Measured:
 async def measure_call(stack: Stack) -> Measured:
     """Alice talks to Bruno for LISTEN_SECONDS; the gaps in what Bruno hears of her at each
     end of a session (from when it ends or is asked to, until its successor is surely heard)."""
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(stack, ALICE, room.public_id, ALICE_HZ) as alice,
         participant(stack, BRUNO, room.public_id, 1000, join=False) as bruno,
@@ -157,7 +158,9 @@ async def test_it_moves_a_long_call_to_new_sessions_without_a_gap_or_extra_cost(
         assert await eventually(final_rows)
         # One usage record per translation, across its sessions: what they received, each
         # chunk once, and that is the length of the call.
-        (row,) = [row for row in await asyncio.to_thread(usage_rows, measured.room) if row.language == "es"]
+        (row,) = [
+            row for row in await database_sync_to_async(usage_rows)(measured.room) if row.language == "es"
+        ]
         received = sum(s["audio_seconds_received"] for s in measured.sessions)
         assert row.seconds_sent == pytest.approx(received, abs=0.01)
         # All of it was translated and came back: nothing was lost in a session's end.
@@ -171,7 +174,7 @@ async def test_without_rotation_the_listener_hears_a_gap_at_each_expiry() -> Non
         measured = await measure_call(stack)
         # Reported every second: a final report may be missing if a close was cut short.
         assert await eventually(lambda: len(usage_rows(measured.room)) == 2)
-        rows = await asyncio.to_thread(usage_rows, measured.room)
+        rows = await database_sync_to_async(usage_rows)(measured.room)
     lost = ", ".join(f"{row.seconds_sent - row.seconds_received:.1f} s" for row in rows)
     print(f"\nno rotation, gaps at each expiry: {gaps_ms(measured)}; translated audio lost: {lost}")
 

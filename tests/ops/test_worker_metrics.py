@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
+from channels.db import database_sync_to_async
 
 from media_workers.call_client import CallClient, HttpSession, ToneTrack
 from media_workers.metrics import parse_ports
@@ -58,7 +59,7 @@ async def test_it_counts_a_call_in_the_worker_and_web_metrics(metrics_stack: tup
     health = json.loads(await asyncio.to_thread(fetch, f"{worker_url}/healthz"))
     assert health["status"] == "ok" and health["draining"] is False
 
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     clients = []
     try:
         for person, tone in ((ALICE, 400.0), (BRUNO, 1000.0)):

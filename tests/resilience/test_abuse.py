@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from channels.db import database_sync_to_async
 
 from media_workers.call_client import HttpSession, until
 from media_workers.fake_openai import TONE_FACTORS
@@ -36,7 +37,7 @@ def keyed_stack(django_db_setup: None, tmp_path: Path) -> Iterator[Stack]:
 
 
 async def test_it_keeps_the_openai_key_out_of_pages_messages_and_logs(keyed_stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(keyed_stack, ALICE, room.public_id, 400) as alice,
         participant(keyed_stack, BRUNO, room.public_id, 1000) as bruno,
@@ -56,7 +57,7 @@ async def test_it_keeps_the_openai_key_out_of_pages_messages_and_logs(keyed_stac
 
 
 async def test_it_refuses_a_garbage_offer_and_the_worker_goes_on(keyed_stack: Stack) -> None:
-    room = await asyncio.to_thread(make_room, ALICE, BRUNO)
+    room = await database_sync_to_async(make_room)(ALICE, BRUNO)
     async with (
         participant(keyed_stack, ALICE, room.public_id, 400) as alice,
         participant(keyed_stack, BRUNO, room.public_id, 1000, join=False) as bruno,

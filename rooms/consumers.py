@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import weakref
 from importlib import import_module
@@ -108,6 +109,18 @@ ACCESS_ENDED: dict[str, tuple[int, str]] = {
 }
 
 
+def translated(sentence: str) -> str:
+    """`sentence` in the active language. A sentence with one number in it is in the catalog with
+    %(n)s in the number's place (marked so where it is written, and formatted there)."""
+    found = translation.gettext(sentence)
+    numbers = re.findall(r"\d+", sentence)
+    if found != sentence or len(numbers) != 1:
+        return found
+    template = re.sub(r"\d+", "%(n)s", sentence)
+    found = translation.gettext(template)
+    return sentence if found == template else found % {"n": numbers[0]}
+
+
 @database_sync_to_async
 def join_call(*, membership: Membership, participation_id: int | None) -> tuple[int, str | None]:
     """Meter the person's time in the call; and why translation is off here, if it is."""
@@ -190,12 +203,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 CLOSE_FORBIDDEN, "forbidden", gettext_noop("You are not a member of this room.")
             )
             return
-        if membership.room.is_closed:
-            await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", "This room is closed.")
-            return
-        self.membership = membership
         profile = membership.user.profile
         self.language = page_language(chosen=profile.page_language, hears=profile.hear_language)
+        if membership.room.is_closed:
+            await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", gettext_noop("This room is closed."))
+            return
+        self.membership = membership
         session = self.scope.get("session")
         self.session_key = session.session_key if session is not None else None
         await self.channel_layer.group_add(room_group(self.room_id), self.channel_name)
@@ -262,7 +275,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         with translation.override(self.language):
             for key in ("message", "detail"):
                 if isinstance(message.get(key), str) and message[key]:
-                    message = {**message, key: translation.gettext(message[key])}
+                    message = {**message, key: translated(message[key])}
         await self.send(text_data=json.dumps(message))
 
     async def _error(self, code: str, message: str, about: str | None = None) -> None:

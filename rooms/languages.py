@@ -32,7 +32,7 @@ def language_name(code: str) -> str:
 def page_language(*, chosen: str, hears: str) -> str:
     """The pages' language (a code of settings.LANGUAGES) for someone who chose `chosen` (or
     nothing) and hears `hears`: each listener language has its page language ("zh" is "zh-hans")."""
-    return get_supported_language_variant(chosen or hears)
+    return str(get_supported_language_variant(chosen or hears))
 
 
 def listener_language(page_code: str) -> str:

@@ -187,10 +187,10 @@ def _owner_block_reason(owner_id: int) -> str | None:
             "Translation is off: this room's owner has no translation minutes this month (the "
             "site's staff grant them). The call goes on without translation."
         )
-    return (
-        "Translation is off: this room's owner has used this month's "
-        f"{status.quota_minutes} translation minutes. The call goes on without translation."
-    )
+    return gettext_noop(
+        "Translation is off: this room's owner has used this month's %(n)s translation minutes. "
+        "The call goes on without translation."
+    ) % {"n": status.quota_minutes}
 
 
 def translation_block_reason(room: Room) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.translation import get_supported_language_variant
 
 # Code -> native name. Order is the order shown to people.
@@ -31,8 +32,11 @@ def language_name(code: str) -> str:
 
 def page_language(*, chosen: str, hears: str) -> str:
     """The pages' language (a code of settings.LANGUAGES) for someone who chose `chosen` (or
-    nothing) and hears `hears`: each listener language has its page language ("zh" is "zh-hans")."""
-    return str(get_supported_language_variant(chosen or hears))
+    nothing) and hears `hears` ("zh" is "zh-hans"); English for a language the pages lack."""
+    try:
+        return str(get_supported_language_variant(chosen or hears))
+    except LookupError:
+        return str(settings.LANGUAGE_CODE)
 
 
 def listener_language(page_code: str) -> str:

@@ -12,6 +12,7 @@ from django.core.mail import EmailMessage
 from django.test import Client
 
 from rooms import services
+from rooms.languages import page_language
 from rooms.models import Room
 
 
@@ -119,3 +120,9 @@ def test_it_writes_allauths_emails_in_the_readers_language(
     (mail,) = mailoutbox
     assert "पासवर्ड रीसेट ईमेल" in mail.subject
     assert "आपको यह ईमेल इसलिए मिला है" in mail.body
+
+
+def test_it_gives_a_listener_language_without_pages_english_pages() -> None:
+    assert page_language(chosen="", hears="tr") == "en"
+    assert page_language(chosen="", hears="zh") == "zh-hans"
+    assert page_language(chosen="ko", hears="zh") == "ko"

@@ -212,7 +212,7 @@ class Call:
         if "hear" in changes:
             self._change_language(participant, changes["hear"])
         was_muted = info.muted
-        for field in ("muted", "original_volume", "translation_volume", "name", "speak"):
+        for field in ("muted", "background", "original_volume", "translation_volume", "name", "speak"):
             if field in changes:
                 setattr(info, field, changes[field])
         if info.muted != was_muted:

@@ -34,9 +34,18 @@ class ParticipantInfo:
     original_volume: float
     translation_volume: float = 1.0
     muted: bool = False
+    # The person's page is hidden (another app, the lock screen): it may send silence or nothing.
+    background: bool = False
 
     def public(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "speak": self.speak, "hear": self.hear, "muted": self.muted}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "speak": self.speak,
+            "hear": self.hear,
+            "muted": self.muted,
+            "background": self.background,
+        }
 
 
 class Participant:

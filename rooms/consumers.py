@@ -179,6 +179,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.translation_volume = 1.0
         self.muted = False
         self.pong = asyncio.Event()
+        self.background = False
         await self.accept()
         metrics.websocket_opened()
         headers = dict(self.scope.get("headers", []))
@@ -267,6 +268,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             "original_volume": self.original_volume,
             "translation_volume": self.translation_volume,
             "muted": self.muted,
+            "background": self.background,
         }
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -374,6 +376,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         self.muted = message["muted"]
         await self._to_worker("participant.update", changes={"muted": self.muted})
+
+    async def on_presence(self, message: dict[str, Any]) -> None:
+        self.background = message["background"]
+        await self._to_worker("participant.update", changes={"background": self.background})
 
     async def on_settings(self, message: dict[str, Any]) -> None:
         if not await self._recheck():

@@ -82,6 +82,13 @@ def _mute(message: dict[str, Any]) -> dict[str, Any]:
     return {"type": "mute", "muted": muted}
 
 
+def _presence(message: dict[str, Any]) -> dict[str, Any]:
+    background = message.get("background")
+    if not isinstance(background, bool):
+        raise SignalError("bad_value", "`background` must be true or false.")
+    return {"type": "presence", "background": background}
+
+
 def _volume(message: dict[str, Any], name: str) -> float | None:
     value = message.get(name)
     if value is None:
@@ -124,6 +131,7 @@ VALIDATORS = {
     "offer": _offer,
     "candidate": _candidate,
     "mute": _mute,
+    "presence": _presence,
     "settings": _settings,
     "leave": _simple("leave"),
     "ping": _simple("ping"),

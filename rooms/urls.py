@@ -9,6 +9,7 @@ app_name = "rooms"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("manifest.webmanifest", views.web_manifest, name="manifest"),
     path("profile/", views.profile, name="profile"),
     path("language/", views.language_set, name="language_set"),
     path("jsi18n/", JSONCatalog.as_view(), name="js_catalog"),

@@ -10,17 +10,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 from django_ratelimit.decorators import ratelimit
 
 from . import selectors, services
+from .context_processors import THEME_COLOUR
 from .forms import GuestJoinForm, InviteForm, MembershipLanguageForm, ProfileForm, RoomNameForm
 from .languages import listener_language
 from .models import Invite, Membership, Room
@@ -155,6 +157,25 @@ def language_set(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         services.profile_set_page_language(profile=request.user.profile, page_language=code)
     return set_language(request)
+@require_GET
+def web_manifest(request: HttpRequest) -> JsonResponse:
+    """The web app manifest: "Add to Home Screen" opens the service full screen, like an app."""
+    icons = [
+        {"src": static(f"icons/icon-{size}.png"), "sizes": f"{size}x{size}", "type": "image/png"}
+        for size in (192, 512)
+    ]
+    manifest = {
+        "name": "openai-translate",
+        "short_name": "Translate",
+        "description": "Live spoken translation between people in a call.",
+        "start_url": reverse("rooms:home"),
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f6f7f9",
+        "theme_color": THEME_COLOUR,
+        "icons": icons,
+    }
+    return JsonResponse(manifest, content_type="application/manifest+json")
 
 
 @account_required

@@ -73,7 +73,7 @@ def test_it_ships_the_compiled_catalog_of_the_current_po(po: Path, tmp_path: Pat
     )
 
 
-JS_MARKED = re.compile(r"\bgettext(?:_noop)?\(\s*\"((?:[^\"\\]|\\.)*)\"\s*\)")
+JS_MARKED = re.compile(r"\bgettext(?:_noop)?\(\s*\"((?:[^\"\\]|\\.)*)\"\s*,?\s*\)")
 
 
 def test_it_has_every_script_string_in_the_script_catalogs() -> None:

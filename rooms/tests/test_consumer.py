@@ -150,6 +150,7 @@ async def test_it_ends_the_call_on_every_open_page_when_the_owner_deletes_the_ro
         ('{"type": "offer", "sdp": "hello"}', "bad_sdp"),
         ('{"type": "offer", "sdp": "v=0\\r\\nm=video 9"}', "bad_sdp"),
         ('{"type": "mute", "muted": "yes"}', "bad_value"),
+        ('{"type": "presence", "background": "hidden"}', "bad_value"),
         ('{"type": "settings", "hear_language": "xx"}', "bad_language"),
         ('{"type": "settings", "original_volume": 7}', "bad_value"),
         ('{"type": "settings", "original_volume": NaN}', "bad_value"),
@@ -252,6 +253,9 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
 
         await comm.send_to(text_data=json.dumps({"type": "mute", "muted": True}))
         assert (await layer.receive(worker_channel))["changes"] == {"muted": True}
+
+        await comm.send_to(text_data=json.dumps({"type": "presence", "background": True}))
+        assert (await layer.receive(worker_channel))["changes"] == {"background": True}
     finally:
         await comm.disconnect()
         leave = await layer.receive(worker_channel)

@@ -89,8 +89,10 @@ def test_it_explains_https_when_the_page_may_not_use_a_microphone(
     stack: Stack, room_url: str, chromium: Launch
 ) -> None:
     page = new_page(chromium())
-    # What a plain-http page opened from a phone looks like: no navigator.mediaDevices at all.
+    # What a plain-http page opened from a phone looks like: not a secure context, and no
+    # navigator.mediaDevices at all.
     page.add_init_script(
+        "Object.defineProperty(window, 'isSecureContext', {get: () => false});"
         "Object.defineProperty(Navigator.prototype, 'mediaDevices', {get: () => undefined});"
     )
     open_room(page, stack, room_url)

@@ -47,14 +47,34 @@ json_values = st.recursive(
     max_leaves=12,
 )
 known_types = st.sampled_from(
-    ["offer", "candidate", "mute", "settings", "leave", "ping", "renew_ice_servers", "answer", "", "OFFER"]
+    [
+        "offer",
+        "candidate",
+        "mute",
+        "presence",
+        "settings",
+        "leave",
+        "ping",
+        "renew_ice_servers",
+        "answer",
+        "",
+        "OFFER",
+    ]
 )
 typed_messages = st.builds(
     lambda kind, fields: json.dumps({**fields, "type": kind}),
     known_types | st.text(max_size=20),
     st.dictionaries(
         st.sampled_from(
-            ["sdp", "candidate", "muted", "hear_language", "original_volume", "translation_volume"]
+            [
+                "sdp",
+                "candidate",
+                "muted",
+                "background",
+                "hear_language",
+                "original_volume",
+                "translation_volume",
+            ]
         ),
         json_values,
         max_size=3,

@@ -1,20 +1,23 @@
 // The live call on the room page: join flow, controls, states and captions (docs/signalling.md).
 
 import { gettext, gettext_noop, interpolate } from "../i18n.js";
+import { audioInterrupted, declareCallAudio, watchAudioState } from "./audiosession.js";
 import { Backoff } from "./backoff.js";
+import { callProblem, microphoneCheckPossible, offerOtherBrowser } from "./capability.js";
 import { Captions } from "./captions.js";
 import { LevelMeter } from "./meter.js";
-import {
-  INSECURE_CONTEXT,
-  SYSTEM_MUTED,
-  getMicrophone,
-  microphoneAvailable,
-  microphoneProblem,
-} from "./microphone.js";
+import { MicrophoneCheck } from "./miccheck.js";
+import { getMicrophone, microphoneProblem } from "./microphone.js";
+import { MICROPHONE_ENDED, MICROPHONE_SILENT, MICROPHONE_SYSTEM_MUTED, MicrophoneWatch } from "./micwatch.js";
+import { watchNetwork } from "./network.js";
 import { createPeer, gatheredOffer } from "./peer.js";
+import { Playback } from "./playback.js";
+import { sendPresence, watchPresence } from "./presence.js";
+import { ProblemBox } from "./problem.js";
 import { Roster } from "./roster.js";
 import { Signalling } from "./signalling.js";
 import { TurnRenewal } from "./turn.js";
+import { ScreenAwake } from "./wakelock.js";
 
 const CLOSE_MESSAGES = {
   4401: gettext_noop("You are no longer signed in. Log in, or open your invite link again."),
@@ -37,6 +40,8 @@ const MY_SPEAKING_LEVEL = 0.45;
 const SPEAKING_TICK_MS = 300;
 // Sliders are sent at most this often while dragged: the server rate-limits signalling messages.
 const SETTINGS_SEND_MS = 150;
+const MICROPHONE_PROBLEMS = { ended: MICROPHONE_ENDED, muted: MICROPHONE_SYSTEM_MUTED, silent: MICROPHONE_SILENT };
+const CALL_INTERRUPTED = gettext_noop("Call interrupted: another call, Siri or an alarm took over the sound.");
 
 function socketUrl(path) {
   return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;
@@ -69,10 +74,44 @@ export class Call {
       translationVolume: find("translation-volume"),
       originalVolume: find("original-volume"),
       audio: find("audio"),
+      hint: find("hint"),
+      boost: find("boost"),
+      outputField: find("output-field"),
+      output: find("output"),
+      checkPanel: find("check-panel"),
+      check: find("check"),
     };
     this.captions = new Captions(find("captions"));
     this.roster = new Roster(this.ui.people);
     this.meter = new LevelMeter(find("meter"));
+    this.micCheck = new MicrophoneCheck({ bar: find("check-meter"), status: find("check-status") });
+    this.micWatch = new MicrophoneWatch({
+      level: () => this.meter.rms,
+      isMuted: () => this.muted,
+      onProblem: (problem) => this.onMicrophoneProblem(problem),
+    });
+    this.problems = new ProblemBox({
+      box: find("problem"),
+      text: find("problem-text"),
+      action: find("problem-action"),
+    });
+    this.playback = new Playback(this.ui.audio, {
+      onNeedsTap: (needed) => {
+        this.ui.tap.hidden = !needed;
+      },
+    });
+    this.screenAwake = new ScreenAwake({
+      onHint: (text) => {
+        this.ui.hint.textContent = text;
+        this.ui.hint.hidden = false;
+      },
+    });
+    this.otherBrowser = {
+      button: find("open-elsewhere"),
+      box: find("link-box"),
+      field: find("link"),
+      note: find("link-note"),
+    };
     this.peerBackoff = new Backoff();
     this.signalling = new Signalling(socketUrl(root.dataset.wsPath), {
       onMessage: (message) => this.onMessage(message),
@@ -92,6 +131,8 @@ export class Call {
     this.pc = null;
     this.sender = null;
     this.audioContext = null;
+    // The microphone opened by the check before joining: Join uses it rather than asking again.
+    this.checkedStream = null;
     this.speaks = new Map();
     this.translationProblems = new Map();
     this.pendingSettings = {};
@@ -106,7 +147,14 @@ export class Call {
     ui.join.addEventListener("click", () => this.join());
     ui.leave.addEventListener("click", () => this.leave());
     ui.mute.addEventListener("click", () => this.setMuted(!this.muted));
-    ui.tap.addEventListener("click", () => this.playRemote());
+    ui.tap.addEventListener("click", () => this.playback.unlock());
+    ui.check.addEventListener("click", () => this.checkMicrophone());
+    ui.boost.addEventListener("input", () => this.playback.setBoost(Number(ui.boost.value)));
+    ui.output.addEventListener("change", () =>
+      this.playback
+        .setOutput(ui.output.value)
+        .catch((error) => this.showAlert(interpolate(gettext("That speaker could not be used (%(error)s)."), { error: error.name }))),
+    );
     ui.language.addEventListener("change", () => {
       // Problems reported for the old language say nothing about the new one.
       this.translationProblems.clear();
@@ -127,9 +175,25 @@ export class Call {
     window.addEventListener("pageshow", (event) => {
       if (event.persisted) this.connect();
     });
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.backInFront();
+    });
+    watchPresence((message) => this.inCall && this.signalling.send(message));
+    watchNetwork({
+      onBack: () => this.rejoin(),
+      onLost: () => {
+        if (this.inCall) this.setState(gettext("You are offline. The call comes back when the network does…"), "busy");
+      },
+    });
+    // Before the Join button is any use: say why this browser can't call, and offer another.
     // The page renders the button disabled: a click before the catalog and this wiring are in would be lost.
-    ui.join.disabled = !microphoneAvailable();
-    if (!microphoneAvailable()) this.showAlert(gettext(INSECURE_CONTEXT));
+    const problem = callProblem();
+    ui.join.disabled = Boolean(problem);
+    if (problem) {
+      this.showAlert(gettext(problem.text));
+      if (problem.otherBrowserHelps) offerOtherBrowser(this.otherBrowser);
+    }
+    ui.checkPanel.hidden = !microphoneCheckPossible();
     this.connect();
   }
 
@@ -144,13 +208,11 @@ export class Call {
     if (this.inCall || this.joining) return;
     this.joining = true;
     this.clearAlert();
-    // iOS only lets audio start inside a tap: the level meter's context is created (or resumed) here.
-    this.audioContext ??= new (window.AudioContext || window.webkitAudioContext)();
-    this.audioContext.resume();
+    this.unlockAudio();
     this.setState(gettext("Starting your microphone…"), "busy");
     let stream;
     try {
-      stream = await getMicrophone();
+      stream = await this.checkedMicrophone();
     } catch (error) {
       this.joining = false;
       this.showAlert(microphoneProblem(error));
@@ -163,6 +225,8 @@ export class Call {
     this.peerBackoff.reset();
     this.renderMuted();
     this.renderInCall();
+    this.screenAwake.start();
+    this.listOutputs();
     this.speakingTimer = setInterval(() => this.renderSpeaking(), SPEAKING_TICK_MS);
     if (this.ready) {
       this.startPeer();
@@ -192,11 +256,13 @@ export class Call {
     clearInterval(this.speakingTimer);
     this.closePeer();
     this.meter.stop();
+    this.micWatch.stop();
+    this.screenAwake.stop();
+    this.problems.clearAll();
     for (const track of this.stream?.getTracks() ?? []) track.stop();
     this.stream = null;
     this.track = null;
-    this.ui.audio.srcObject = null;
-    this.ui.tap.hidden = true;
+    this.playback.stop();
     this.translationProblems.clear();
     this.renderTranslation();
     this.renderInCall();
@@ -207,19 +273,73 @@ export class Call {
     const track = stream.getAudioTracks()[0];
     this.track = track;
     track.enabled = !this.muted;
-    track.addEventListener("mute", () => this.showAlert(gettext(SYSTEM_MUTED)));
-    track.addEventListener("unmute", () => {
-      if (this.ui.alert.textContent === gettext(SYSTEM_MUTED)) this.clearAlert();
-    });
-    // Ended: the device went away or the system took it. Ask again and swap it in without renegotiating.
-    track.addEventListener("ended", () => this.replaceMicrophone());
     this.meter.start(this.audioContext, stream);
+    this.micWatch.watch(track);
   }
 
+  /**
+   * The call's one AudioContext (meters, playback), created or resumed inside a tap: iOS keeps a
+   * context made outside a gesture suspended.
+   */
+  unlockAudio() {
+    if (!this.audioContext) {
+      this.audioContext = new (window.AudioContext || window.webkitAudioContext)();
+      this.playback.use(this.audioContext);
+      watchAudioState(this.audioContext, () => this.onAudioState());
+    }
+    this.audioContext.resume();
+  }
+
+  /** The microphone the check opened if it still works, else a new one (the audio session declared first). */
+  checkedMicrophone() {
+    const checked = this.checkedStream;
+    this.checkedStream = null;
+    this.micCheck.stop();
+    if (checked?.getAudioTracks()[0]?.readyState === "live") return Promise.resolve(checked);
+    declareCallAudio();
+    return getMicrophone();
+  }
+
+  async checkMicrophone() {
+    this.unlockAudio();
+    // Checking again means trying the microphone afresh (it may have been replugged or allowed since).
+    for (const track of this.checkedStream?.getTracks() ?? []) track.stop();
+    this.checkedStream = null;
+    let stream;
+    try {
+      stream = await this.checkedMicrophone();
+    } catch (error) {
+      // In the check's own line: the alert may be explaining why this browser can't call.
+      this.micCheck.say(microphoneProblem(error));
+      return;
+    }
+    if (this.inCall) {
+      for (const track of stream.getTracks()) track.stop();
+      return;
+    }
+    this.checkedStream = stream;
+    this.micCheck.start(this.audioContext, stream);
+  }
+
+  onMicrophoneProblem(problem) {
+    if (!problem) {
+      this.problems.clear("microphone");
+      return;
+    }
+    this.problems.show("microphone", gettext(MICROPHONE_PROBLEMS[problem]), gettext("Restart microphone"), () =>
+      this.replaceMicrophone(),
+    );
+    // A device unplugged on a desktop, or a trip to another app, comes back without a tap. Not
+    // during an interruption: the call or alarm holds the microphone until Resume call.
+    if (problem === "ended" && !audioInterrupted(this.audioContext)) this.replaceMicrophone();
+  }
+
+  /** A new microphone track swapped into the running call (`replaceTrack`: no new offer). */
   async replaceMicrophone() {
     if (!this.inCall) return;
     let stream;
     try {
+      declareCallAudio();
       stream = await getMicrophone();
     } catch (error) {
       this.showAlert(microphoneProblem(error));
@@ -229,9 +349,68 @@ export class Call {
       for (const track of stream.getTracks()) track.stop();
       return;
     }
+    const old = this.stream;
     this.useMicrophone(stream);
+    for (const track of old?.getTracks() ?? []) track.stop();
     this.clearAlert();
     await this.sender?.replaceTrack(this.track);
+  }
+
+  // --- Interruptions, the background and network changes -------------------------------------
+
+  onAudioState() {
+    if (this.inCall && audioInterrupted(this.audioContext)) {
+      this.problems.show("interrupted", gettext(CALL_INTERRUPTED), gettext("Resume call"), () =>
+        this.resumeAfterInterruption(),
+      );
+    }
+  }
+
+  /** The one tap after an interruption: sound, microphone and connection come back together. */
+  async resumeAfterInterruption() {
+    this.problems.clear("interrupted");
+    this.playback.unlock();
+    if (this.track?.readyState !== "live" || this.micWatch.problem) await this.replaceMicrophone();
+    if (!this.peerHealthy()) this.rejoin(gettext("Rejoining the call…"));
+  }
+
+  /** Back from another app or the lock screen: put back whatever the trip broke. */
+  backInFront() {
+    if (!this.inCall) return;
+    this.playback.unlock();
+    if (!this.signalling.isOpen) {
+      this.signalling.connect();
+    } else if (this.ready && !this.peerHealthy()) {
+      this.startPeer();
+    }
+  }
+
+  peerHealthy() {
+    return ["new", "connecting", "connected"].includes(this.pc?.connectionState);
+  }
+
+  /**
+   * A new socket and peer connection at once: after a network change the old ones hang on to a
+   * path that is gone, and aiortc cannot restart ICE. The new socket's hello starts the peer.
+   */
+  rejoin(why = gettext("The network changed. Rejoining the call…")) {
+    if (!this.inCall) return;
+    this.setState(why, "busy");
+    this.closePeer();
+    this.peerBackoff.reset();
+    this.ready = false;
+    this.signalling.close();
+    this.signalling.connect();
+  }
+
+  async listOutputs() {
+    if (!Playback.canChooseOutput) return;
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const outputs = devices.filter((device) => device.kind === "audiooutput");
+    this.ui.output.replaceChildren(
+      ...outputs.map((device, i) => new Option(device.label || interpolate(gettext("Speaker %(number)s"), { number: i + 1 }), device.deviceId)),
+    );
+    this.ui.outputField.hidden = outputs.length < 2;
   }
 
   // --- The peer connection -----------------------------------------------------------------------
@@ -295,17 +474,7 @@ export class Call {
   }
 
   playRemote(stream) {
-    const { audio, tap } = this.ui;
-    if (stream && audio.srcObject !== stream) audio.srcObject = stream;
-    audio.play().then(
-      () => {
-        tap.hidden = true;
-      },
-      // Refused without a tap (autoplay rules): the button gives the person one to make.
-      () => {
-        tap.hidden = false;
-      },
-    );
+    this.playback.play(stream);
   }
 
   // --- Signalling --------------------------------------------------------------------------------
@@ -369,6 +538,7 @@ export class Call {
     }
     ui.language.value = hello.participant.hear;
     if (this.inCall) {
+      sendPresence((message) => this.signalling.send(message));
       this.startPeer();
     } else {
       this.setState(gettext("Not in the call"), "idle");

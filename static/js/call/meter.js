@@ -8,6 +8,8 @@ export class LevelMeter {
     this.analyser = null;
     this.frame = 0;
     this.level = 0;
+    // The raw RMS (0..1): what the silent-microphone watch reads.
+    this.rms = 0;
   }
 
   /** Starts measuring `stream` in `context` (an AudioContext the caller resumed in a tap). */
@@ -22,9 +24,9 @@ export class LevelMeter {
       this.analyser.getFloatTimeDomainData(samples);
       let sum = 0;
       for (const sample of samples) sum += sample * sample;
-      const rms = Math.sqrt(sum / samples.length);
+      this.rms = Math.sqrt(sum / samples.length);
       // -60 dBFS (a quiet room) to 0 dBFS, on the scale people read loudness in.
-      this.level = Math.max(0, Math.min(1, (20 * Math.log10(rms + 1e-9) + 60) / 60));
+      this.level = Math.max(0, Math.min(1, (20 * Math.log10(this.rms + 1e-9) + 60) / 60));
       this.bar.style.transform = `scaleX(${this.level.toFixed(3)})`;
       this.frame = requestAnimationFrame(draw);
     };
@@ -37,6 +39,7 @@ export class LevelMeter {
     this.source = null;
     this.analyser = null;
     this.level = 0;
+    this.rms = 0;
     this.bar.style.transform = "scaleX(0)";
   }
 }

@@ -1,14 +1,10 @@
 // The microphone: what we ask for, and what to tell people when they can't have it.
 
-import { gettext, gettext_noop, interpolate } from "../i18n.js";
+import { gettext, interpolate } from "../i18n.js";
 
 // The translation plays from the loudspeaker: echo cancellation keeps it from being picked up
 // and translated again; the other two make a phone's microphone usable in a normal room.
 const CONSTRAINTS = { audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true } };
-
-export function microphoneAvailable() {
-  return window.isSecureContext && Boolean(navigator.mediaDevices?.getUserMedia);
-}
 
 export function getMicrophone() {
   return navigator.mediaDevices.getUserMedia(CONSTRAINTS);
@@ -32,11 +28,3 @@ export function microphoneProblem(error) {
       });
   }
 }
-
-export const INSECURE_CONTEXT = gettext_noop(
-  "This page can't use your microphone because it was not opened over HTTPS. Browsers only allow the microphone on secure pages: open the site with an https:// address (from a phone, the development server must be reached over TLS — see docs/iphone.md).",
-);
-
-export const SYSTEM_MUTED = gettext_noop(
-  "Your microphone has been paused by the system (another app may be using it). The others can't hear you until it comes back.",
-);

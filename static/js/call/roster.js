@@ -1,4 +1,4 @@
-// Who is in the call, what each hears, who is muted, and who seems to be speaking.
+// Who is in the call, what each hears, who is muted or in the background, and who seems to be speaking.
 
 import { gettext, interpolate } from "../i18n.js";
 
@@ -31,18 +31,25 @@ export class Roster {
         flags.className = "person-flags";
         item.append(name, hears, flags);
         item.classList.toggle("is-muted", person.muted);
-        this.items.set(person.id, { item, flags, muted: person.muted });
+        item.classList.toggle("is-background", Boolean(person.background));
+        this.items.set(person.id, { item, flags, muted: person.muted, background: Boolean(person.background) });
         this.setSpeaking(person.id, false);
         return item;
       }),
     );
   }
 
-  /** Marks `id` as speaking or not; muted people are shown as muted instead. */
+  /** Marks `id` as speaking or not; muted people, and pages in the background, say so instead. */
   setSpeaking(id, speaking) {
     const entry = this.items.get(id);
     if (!entry) return;
-    const label = entry.muted ? gettext("muted") : speaking ? gettext("speaking") : "";
+    const label = entry.muted
+      ? gettext("muted")
+      : entry.background
+        ? gettext("in the background")
+        : speaking
+          ? gettext("speaking")
+          : "";
     if (entry.flags.textContent === label) return;
     entry.flags.textContent = label;
     entry.item.classList.toggle("is-speaking", speaking && !entry.muted);

@@ -122,6 +122,8 @@ ENGLISH = [
     "This field is required",
     "Demo translation",
     "Captions of what the others say",
+    "Check my microphone",
+    "Volume boost on this device",
 ]
 
 

@@ -81,6 +81,8 @@ class Call:
         self._on_session_end = on_session_end
         self._slots = slots
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Closes of sessions nobody wants any more: `close()` lets them finish their flush.
+        self._flushes: set[asyncio.Task[Any]] = set()
         self._lock = asyncio.Lock()
         self._joining: set[str] = set()
         # Closed (the room was closed or deleted, or the worker stops): joins still answering end.
@@ -101,13 +103,15 @@ class Call:
             f"<Call room={self.room_id} participants={len(self.participants)} sessions={len(self.sessions)}>"
         )
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._flushes.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("room=%s task %s failed", self.room_id, task.get_name(), exc_info=task.exception())
 
@@ -306,7 +310,10 @@ class Call:
         sessions = list(self.sessions.values())
         self.sessions.clear()
         self.ended = True
-        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+        # Flushes already under way finish too (each bounded by CLOSE_TIMEOUT): cut, they would
+        # lose the listener's last words and the session's final usage report.
+        flushes = list(self._flushes)
+        await asyncio.gather(*(s.close() for s in sessions), *flushes, return_exceptions=True)
         await asyncio.gather(*(p.close() for p in participants), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
@@ -339,7 +346,7 @@ class Call:
         wanted = allowed
         for key in [k for k in self.sessions if k not in wanted]:
             session = self.sessions.pop(key)
-            self.spawn(session.close(), name=f"close {session!r}")
+            self._flushes.add(self.spawn(session.close(), name=f"close {session!r}"))
         for speaker_id, language in sorted(wanted - self.sessions.keys()):
             session = TranslationSession(
                 client=self.client,

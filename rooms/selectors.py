@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -193,24 +194,40 @@ def _owner_block_reason(owner_id: int) -> str | None:
     ) % {"n": status.quota_minutes}
 
 
+def _live_payer_ids(room_public_ids: list[str]) -> dict[str, set[int]]:
+    """Per room, who its running translations are charged to: the owner when each started (an
+    earlier owner, after a handover), as their reports say. A session that stopped reporting
+    (its worker died) no longer counts after a few report intervals."""
+    since = timezone.now() - timedelta(seconds=3 * settings.USAGE_REPORT_SECONDS)
+    rows = TranslationUsage.objects.filter(
+        room_public_id__in=room_public_ids, final=False, updated_at__gte=since, owner__isnull=False
+    ).values_list("room_public_id", "owner_id")
+    payers: dict[str, set[int]] = {}
+    for room_public_id, owner_id in rows.distinct().order_by():
+        payers.setdefault(room_public_id, set()).add(owner_id)
+    return payers
+
+
 def translation_block_reason(room: Room) -> str | None:
     """Why translation is off in this room, in a sentence for the people in it; None when it is on."""
-    if site_spend().reached:
-        return SITE_LIMIT_REACHED
-    return _owner_block_reason(room.owner_id)
+    return translation_block_reasons(room_public_ids=[room.public_id]).get(room.public_id)
 
 
 def translation_block_reasons(*, room_public_ids: list[str]) -> dict[str, str | None]:
-    """`translation_block_reason` for each of these rooms that still exists, one quota read per owner."""
+    """`translation_block_reason` for each of these rooms that still exists, one quota read per payer.
+
+    Off when the site's limit is reached, or when the room's owner or anyone its running
+    translations are still charged to is over quota: the block follows who pays.
+    """
     site_reached = site_spend().reached
-    by_owner: dict[int, str | None] = {}
-    reasons = {}
+    live_payers = _live_payer_ids(room_public_ids)
+    payer_block_reason = functools.cache(_owner_block_reason)
+    reasons: dict[str, str | None] = {}
     for room in Room.objects.filter(public_id__in=room_public_ids).order_by():
-        if room.owner_id not in by_owner:
-            by_owner[room.owner_id] = (
-                SITE_LIMIT_REACHED if site_reached else _owner_block_reason(room.owner_id)
-            )
-        reasons[room.public_id] = by_owner[room.owner_id]
+        payers = sorted({room.owner_id} | live_payers.get(room.public_id, set()))
+        reasons[room.public_id] = (
+            SITE_LIMIT_REACHED if site_reached else next(filter(None, map(payer_block_reason, payers)), None)
+        )
     return reasons
 
 

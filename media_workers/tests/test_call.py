@@ -407,3 +407,34 @@ async def test_it_paces_language_changes_and_a_rejoin_does_not_reset_the_pace(
         assert set(call.sessions) == {("ana", "it"), ("ben", "es")}
     finally:
         await call.close()
+
+
+async def test_it_flushes_every_translation_and_reports_its_usage_when_the_last_two_leave_at_once(
+    fake: FakeOpenAIServer, peers: list[RTCPeerConnection]
+) -> None:
+    ended: list[TranslationSession] = []
+    call = Call(
+        room_id="room",
+        outbox=Outbox(),
+        client=AsyncOpenAI(api_key="test", base_url=fake.base_url, max_retries=0),
+        on_empty=lambda call: None,
+        on_session_end=lambda session, usage: ended.append(session),
+    )
+    call.payer_id = 7
+    await join(call, person("ana", "es"), await make_offer(peers))
+    await join(call, person("ben", "en"), await make_offer(peers))
+    assert sorted(call.sessions) == [("ana", "en"), ("ben", "es")]
+    # Both translations are set up on the server.
+    assert await until(
+        lambda: sorted(str(s["output_language"]) for s in fake.stats()["sessions"]) == ["en", "es"]
+    )
+    # The server takes a while to flush, as the real model does.
+    fake.stalled_until = time.monotonic() + 1.0
+    await call.leave("ana")
+    await call.leave("ben")
+    # Empty: the worker ends the call right away.
+    await call.close()
+    assert await until(lambda: len(fake.ended_sessions) == 2, timeout=5)
+    assert sorted(s["ended_by"] for s in fake.ended_sessions) == ["session.close", "session.close"]
+    # Each session's final usage report went out, once.
+    assert sorted(session.key for session in ended) == [("ana", "en"), ("ben", "es")]

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 
 from django.contrib.auth.models import AbstractUser
 from django.test import override_settings
 
-from rooms import selectors, services, tasks
+from rooms import live, selectors, services, tasks
 from rooms.models import Room
 from rooms.tests.test_tasks import host, receive, worker  # noqa: F401 (a fixture)
 from rooms.tests.test_usage import make_report, record
@@ -48,6 +49,36 @@ def test_it_blocks_every_live_room_of_an_owner_over_quota(
         reason = told[blocked.public_id]
         assert reason is not None and "this month's 2 translation minutes" in reason
     assert told[others.public_id] is None
+
+
+def test_it_keeps_blocking_a_live_call_charged_to_an_earlier_owner_over_quota(
+    room: Room,
+    owner: AbstractUser,
+    outsider: AbstractUser,
+    worker: tuple[Any, str, str],  # noqa: F811
+) -> None:
+    """The room changes hands mid-call: its running translations are still charged to the old
+    owner, so the old owner's quota decides until they end."""
+    layer, channel, _ = worker
+    owner.profile.monthly_minutes_quota = 2
+    owner.profile.save()
+    host(room)
+    running = make_report(room, seconds_sent=150.0)
+    record(running)
+    room.owner = outsider
+    room.save()
+
+    reason = refresh(layer, channel)[room.public_id]
+    assert reason is not None and "this month's 2 translation minutes" in reason
+    assert selectors.translation_block_reason(room) == reason
+    # A usage report of the running session stops translation again at once, too.
+    with patch.object(live, "send_translation_blocked") as told:
+        tasks.record_translation_usage.apply(args=[running]).get()
+    assert told.call_args.kwargs["reason"] == reason
+
+    # Once those translations ended, the new owner's quota decides.
+    record({**running, "ended_at": running["started_at"] + 150.0, "final": True})
+    assert refresh(layer, channel) == {room.public_id: None}
 
 
 def test_it_lifts_the_block_when_the_quota_is_raised(

@@ -178,8 +178,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.original_volume = settings.DEFAULT_ORIGINAL_VOLUME
         self.translation_volume = 1.0
         self.muted = False
-        self.pong = asyncio.Event()
         self.background = False
+        self.pong = asyncio.Event()
         await self.accept()
         metrics.websocket_opened()
         headers = dict(self.scope.get("headers", []))

@@ -45,6 +45,9 @@ def make_user(email: str, display_name: str, hear_language: str = "en", **extra:
         display_name=display_name,
         hear_language=hear_language,
         speak_language=hear_language,
+        # Pages in English, whatever they hear: these tests read English (test_page_language.py
+        # and test_catalogs.py read the others).
+        page_language="en",
     )
     return user
 
@@ -80,7 +83,9 @@ def member(room: Room, token: str) -> AbstractUser:
 
 @pytest.fixture
 def guest(room: Room, token: str) -> AbstractUser:
-    return services.guest_join(token=token, display_name="Greta", language="de")
+    greta = services.guest_join(token=token, display_name="Greta", language="de")
+    services.profile_set_page_language(profile=greta.profile, page_language="en")
+    return greta
 
 
 @pytest.fixture

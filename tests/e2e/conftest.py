@@ -57,6 +57,9 @@ def make_user(person: Person) -> object:
         display_name=person.name,
         hear_language=person.language,
         speak_language=person.language,
+        # Pages in English, whatever they hear: these tests read the pages' English labels
+        # (tests/browser/test_languages.py reads them in the others).
+        page_language="en",
     )
     return user
 

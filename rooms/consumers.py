@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import weakref
 from importlib import import_module
@@ -20,7 +21,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.utils import translation
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_noop
 
 from media_workers.shared import contract
 from media_workers.shared.contract import room_group
@@ -29,7 +32,7 @@ from media_workers.shared.registry import Registry, WorkerInfo
 from translator_site import metrics
 
 from . import usage
-from .languages import OUTPUT_LANGUAGES
+from .languages import OUTPUT_LANGUAGES, page_language
 from .models import Membership
 from .selectors import translation_block_reason
 from .signalling import SignalError, TokenBucket, parse
@@ -98,10 +101,25 @@ def current_access(*, session_key: str | None, user_id: int, public_id: str) -> 
 
 # Each reason `current_access` gives, as the socket's close code and a sentence for the page.
 ACCESS_ENDED: dict[str, tuple[int, str]] = {
-    "session_ended": (CLOSE_UNAUTHENTICATED, "You were logged out on this device. Log in again to rejoin."),
-    "removed": (CLOSE_FORBIDDEN, "The room's owner removed you from this room."),
-    "room_closed": (CLOSE_ROOM_CLOSED, "This room is closed."),
+    "session_ended": (
+        CLOSE_UNAUTHENTICATED,
+        gettext_noop("You were logged out on this device. Log in again to rejoin."),
+    ),
+    "removed": (CLOSE_FORBIDDEN, gettext_noop("The room's owner removed you from this room.")),
+    "room_closed": (CLOSE_ROOM_CLOSED, gettext_noop("This room is closed.")),
 }
+
+
+def translated(sentence: str) -> str:
+    """`sentence` in the active language. A sentence with one number in it is in the catalog with
+    %(n)s in the number's place (marked so where it is written, and formatted there)."""
+    found = translation.gettext(sentence)
+    numbers = re.findall(r"\d+", sentence)
+    if found != sentence or len(numbers) != 1:
+        return found
+    template = re.sub(r"\d+", "%(n)s", sentence)
+    found = translation.gettext(template)
+    return sentence if found == template else found % {"n": numbers[0]}
 
 
 @database_sync_to_async
@@ -146,6 +164,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     participation_id: int | None = None
     session_key: str | None = None
     in_groups = False
+    # The page language of the person on this socket, once known.
+    language = settings.LANGUAGE_CODE
 
     @property
     def room_id(self) -> str:
@@ -167,20 +187,28 @@ class RoomConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if not origin_allowed(headers):
             await self._refuse(
-                CLOSE_FORBIDDEN, "forbidden_origin", "This page may not connect from another site."
+                CLOSE_FORBIDDEN,
+                "forbidden_origin",
+                gettext_noop("This page may not connect from another site."),
             )
             return
         if user is None or not user.is_authenticated:
             await self._refuse(
-                CLOSE_UNAUTHENTICATED, "unauthenticated", "Log in or open your invite link again."
+                CLOSE_UNAUTHENTICATED,
+                "unauthenticated",
+                gettext_noop("Log in or open your invite link again."),
             )
             return
         membership = await load_membership(public_id=self.room_id, user_id=user.pk)
         if membership is None:
-            await self._refuse(CLOSE_FORBIDDEN, "forbidden", "You are not a member of this room.")
+            await self._refuse(
+                CLOSE_FORBIDDEN, "forbidden", gettext_noop("You are not a member of this room.")
+            )
             return
+        profile = membership.user.profile
+        self.language = page_language(chosen=profile.page_language, hears=profile.hear_language)
         if membership.room.is_closed:
-            await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", "This room is closed.")
+            await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", gettext_noop("This room is closed."))
             return
         self.membership = membership
         session = self.scope.get("session")
@@ -245,6 +273,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         }
 
     async def _send(self, message: dict[str, Any]) -> None:
+        # Sentences for people (from here, the media worker or a task) are written in English and
+        # marked for the catalog where they are written; they leave in this person's page language.
+        with translation.override(self.language):
+            for key in ("message", "detail"):
+                if isinstance(message.get(key), str) and message[key]:
+                    message = {**message, key: translated(message[key])}
         await self.send(text_data=json.dumps(message))
 
     async def _error(self, code: str, message: str, about: str | None = None) -> None:
@@ -259,9 +293,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if not self.bucket.allow():
             self.refused_in_a_row += 1
             if self.refused_in_a_row >= MAX_REFUSED_IN_A_ROW:
-                await self._refuse(CLOSE_RATE_LIMITED, "rate_limited", "Too many messages: disconnected.")
+                await self._refuse(
+                    CLOSE_RATE_LIMITED, "rate_limited", gettext_noop("Too many messages: disconnected.")
+                )
             elif self.refused_in_a_row == 1:
-                await self._error("rate_limited", "Too many messages: slow down.")
+                await self._error("rate_limited", gettext_noop("Too many messages: slow down."))
             return
         self.refused_in_a_row = 0
         try:
@@ -303,7 +339,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         worker = await registry().claim_room(self.room_id)
         if worker is None:
             await self._error(
-                "busy", "The service is busy: no media worker is free. Try again shortly.", "offer"
+                "busy",
+                gettext_noop("The service is busy: no media worker is free. Try again shortly."),
+                "offer",
             )
             return
         self.worker_channel, self.worker_id = worker.channel, worker.id
@@ -326,7 +364,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if message["candidate"] is None or not await self._recheck():
             return
         if not await self._to_worker(contract.Candidate, candidate=message["candidate"]):
-            await self._error("not_in_call", "Send an offer before ICE candidates.", "candidate")
+            await self._error(
+                "not_in_call", gettext_noop("Send an offer before ICE candidates."), "candidate"
+            )
 
     async def on_mute(self, message: dict[str, Any]) -> None:
         if not await self._recheck():
@@ -471,7 +511,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def worker_replaced(self, event: dict[str, Any]) -> None:
         self.worker_channel = self.worker_id = None
-        await self._refuse(CLOSE_REPLACED, "replaced", "You joined this call from another tab or device.")
+        await self._refuse(
+            CLOSE_REPLACED, "replaced", gettext_noop("You joined this call from another tab or device.")
+        )
 
     async def worker_pong(self, event: dict[str, Any]) -> None:
         contract.from_dict(contract.Pong, event)
@@ -487,7 +529,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def worker_moving(self, event: dict[str, Any]) -> None:
         self.worker_channel = self.worker_id = None
         await self._send(
-            {"type": "reconnect", "reason": "moving", "message": "Moving your call to another server."}
+            {
+                "type": "reconnect",
+                "reason": "moving",
+                "message": gettext_noop("Moving your call to another server."),
+            }
         )
 
     async def room_closed(self, event: dict[str, Any]) -> None:

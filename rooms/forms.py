@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from .languages import LANGUAGE_CHOICES, language_name
 from .models import Profile, Room
@@ -16,26 +17,38 @@ class RoomNameForm(forms.ModelForm):
     class Meta:
         model = Room
         fields = ["name"]
-        labels = {"name": "Room name"}
-        widgets = {"name": forms.TextInput(attrs={"autocomplete": "off", "placeholder": "e.g. Family call"})}
+        labels = {"name": _("Room name")}
+        widgets = {
+            "name": forms.TextInput(attrs={"autocomplete": "off", "placeholder": _("e.g. Family call")})
+        }
 
 
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = Profile
-        fields = ["display_name", "hear_language", "speak_language"]
-        labels = {"display_name": "Display name"}
+        fields = ["display_name", "hear_language", "speak_language", "page_language"]
+        labels = {"display_name": _("Display name"), "page_language": _("Language of these pages")}
         help_texts = {
-            "display_name": "What others in a room see.",
-            "hear_language": "Everything said in a call is translated into this language for you.",
-            "speak_language": "Shown to others; the translator recognises what you speak by itself.",
+            "display_name": _("What others in a room see."),
+            "hear_language": _("Everything said in a call is translated into this language for you."),
+            "speak_language": _("Shown to others; the translator recognises what you speak by itself."),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["page_language"].choices = [
+            ("", _("The language I want to hear")),
+            *settings.LANGUAGES,
+        ]
 
 
 class InviteForm(forms.Form):
-    expires_in_days = forms.IntegerField(label="Valid for (days)", min_value=1, max_value=365)
+    expires_in_days = forms.IntegerField(label=_("Valid for (days)"), min_value=1, max_value=365)
     max_uses = forms.IntegerField(
-        label="How many people may use it", min_value=1, required=False, help_text="Leave empty for no limit."
+        label=_("How many people may use it"),
+        min_value=1,
+        required=False,
+        help_text=_("Leave empty for no limit."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -45,25 +58,27 @@ class InviteForm(forms.Form):
 
 
 class GuestJoinForm(forms.Form):
-    display_name = forms.CharField(label="Your name", max_length=60, help_text="What others in the room see.")
+    display_name = forms.CharField(
+        label=_("Your name"), max_length=60, help_text=_("What others in the room see.")
+    )
     language = forms.ChoiceField(
-        label="Your language", choices=LANGUAGE_CHOICES, help_text="You hear everyone in this language."
+        label=_("Your language"), choices=LANGUAGE_CHOICES, help_text=_("You hear everyone in this language.")
     )
 
     def clean_display_name(self) -> str:
         name = self.cleaned_data["display_name"].strip()
         if not name:
-            raise forms.ValidationError("Please tell the others your name.")
+            raise forms.ValidationError(_("Please tell the others your name."))
         return name
 
 
 class MembershipLanguageForm(forms.Form):
-    hear_language = forms.ChoiceField(label="In this room I want to hear", required=False)
+    hear_language = forms.ChoiceField(label=_("In this room I want to hear"), required=False)
 
     def __init__(self, *args: Any, profile_language: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["hear_language"].choices = [
-            ("", f"Same as my profile ({language_name(profile_language)})"),
+            ("", _("Same as my profile (%(language)s)") % {"language": language_name(profile_language)}),
             *LANGUAGE_CHOICES,
         ]
 

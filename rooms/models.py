@@ -8,6 +8,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .languages import DEFAULT_LANGUAGE, LANGUAGE_CHOICES
 
@@ -22,11 +23,13 @@ class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     display_name = models.CharField(max_length=60, blank=True)
     hear_language = models.CharField(
-        "I want to hear", max_length=8, choices=LANGUAGE_CHOICES, default=DEFAULT_LANGUAGE
+        _("I want to hear"), max_length=8, choices=LANGUAGE_CHOICES, default=DEFAULT_LANGUAGE
     )
     speak_language = models.CharField(
-        "I speak", max_length=8, choices=LANGUAGE_CHOICES, default=DEFAULT_LANGUAGE
+        _("I speak"), max_length=8, choices=LANGUAGE_CHOICES, default=DEFAULT_LANGUAGE
     )
+    # The language of the pages; empty means the one they hear (guests choose that when they join).
+    page_language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
     is_guest = models.BooleanField(default=False)
     monthly_minutes_quota = models.PositiveIntegerField(
         null=True,
@@ -70,9 +73,9 @@ class Membership(models.Model):
     """A person's place in a room: owner, member or guest."""
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MEMBER = "member", "Member"
-        GUEST = "guest", "Guest"
+        OWNER = "owner", _("Owner")
+        MEMBER = "member", _("Member")
+        GUEST = "guest", _("Guest")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")

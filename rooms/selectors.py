@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from .models import CallParticipation, Invite, Membership, Profile, Room, TranslationUsage
 
@@ -172,7 +173,7 @@ def site_spend() -> SiteSpend:
     return SiteSpend(spent=spent, limit=None if limit is None else Decimal(str(limit)))
 
 
-SITE_LIMIT_REACHED = (
+SITE_LIMIT_REACHED = gettext_noop(
     "Translation is off on this whole site: this month's spending limit for translation has been "
     "reached. The call goes on without translation."
 )
@@ -183,14 +184,14 @@ def _owner_block_reason(owner_id: int) -> str | None:
     if not status.exhausted:
         return None
     if status.quota_minutes == 0:
-        return (
+        return gettext_noop(
             "Translation is off: this room's owner has no translation minutes this month (the "
             "site's staff grant them). The call goes on without translation."
         )
-    return (
-        "Translation is off: this room's owner has used this month's "
-        f"{status.quota_minutes} translation minutes. The call goes on without translation."
-    )
+    return gettext_noop(
+        "Translation is off: this room's owner has used this month's %(n)s translation minutes. "
+        "The call goes on without translation."
+    ) % {"n": status.quota_minutes}
 
 
 def _live_payer_ids(room_public_ids: list[str]) -> dict[str, set[int]]:

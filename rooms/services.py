@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from media_workers.shared.contract import AccessCheck, Message, RoomClosed, room_group
 
@@ -74,7 +75,7 @@ def room_close(*, room: Room) -> Room:
         room.save(update_fields=["closed_at"])
         logger.info("room %s closed", room.public_id)
         public_id = room.public_id
-        transaction.on_commit(lambda: _end_call(public_id, "The owner closed this room."))
+        transaction.on_commit(lambda: _end_call(public_id, gettext_noop("The owner closed this room.")))
     return room
 
 
@@ -114,7 +115,7 @@ def room_delete(*, room: Room) -> None:
     logger.info("room %s deleted", room.public_id)
     public_id = room.public_id
     room.delete()
-    transaction.on_commit(lambda: _end_call(public_id, "The owner deleted this room."))
+    transaction.on_commit(lambda: _end_call(public_id, gettext_noop("The owner deleted this room.")))
 
 
 @transaction.atomic
@@ -254,16 +255,32 @@ def guest_join(*, token: str, display_name: str, language: str) -> AbstractBaseU
 
 
 @transaction.atomic
+def profile_set_page_language(*, profile: Profile, page_language: str) -> Profile:
+    """Set the language of a person's pages ("" follows the language they hear)."""
+    if page_language and page_language not in dict(settings.LANGUAGES):
+        raise ValueError(f"Unknown page language {page_language!r}")
+    profile.page_language = page_language
+    profile.save(update_fields=["page_language"])
+    return profile
+
+
 def profile_update(
-    *, profile: Profile, display_name: str, hear_language: str, speak_language: str
+    *,
+    profile: Profile,
+    display_name: str,
+    hear_language: str,
+    speak_language: str,
+    page_language: str | None = None,
 ) -> Profile:
-    """Change a person's name and languages."""
+    """Change a person's name and languages (the page language only when given)."""
     _check_language(hear_language)
     _check_language(speak_language)
     profile.display_name = display_name
     profile.hear_language = hear_language
     profile.speak_language = speak_language
     profile.save(update_fields=["display_name", "hear_language", "speak_language"])
+    if page_language is not None:
+        profile_set_page_language(profile=profile, page_language=page_language)
     return profile
 
 

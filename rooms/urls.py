@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.views.i18n import JSONCatalog
 
 from . import views
 
@@ -10,6 +11,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("manifest.webmanifest", views.web_manifest, name="manifest"),
     path("profile/", views.profile, name="profile"),
+    path("language/", views.language_set, name="language_set"),
+    path("jsi18n/", JSONCatalog.as_view(), name="js_catalog"),
     path("rooms/", views.room_list, name="list"),
     path("rooms/new/", views.room_create, name="create"),
     path("r/<str:public_id>/", views.room_detail, name="detail"),

@@ -10,16 +10,21 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django.views.i18n import set_language
 from django_ratelimit.decorators import ratelimit
 
 from . import selectors, services
 from .context_processors import THEME_COLOUR
 from .forms import GuestJoinForm, InviteForm, MembershipLanguageForm, ProfileForm, RoomNameForm
+from .languages import listener_language
 from .models import Invite, Membership, Room
 from .selectors import InviteFailure
 
@@ -28,54 +33,62 @@ View = Callable[..., HttpResponse]
 # A new invite's plain token waits in its owner's session until the room page has shown it once.
 SESSION_TOKENS = "invite_tokens"
 
-INVITE_FAILURE_PAGES: dict[InviteFailure, tuple[int, str, str]] = {
+INVITE_FAILURE_PAGES: dict[InviteFailure, tuple[int, Promise, Promise]] = {
     InviteFailure.UNKNOWN: (
         404,
-        "This invite link doesn't work",
-        "There is no invite with this link. Check that you copied all of it, or ask for a new one.",
+        gettext_lazy("This invite link doesn't work"),
+        gettext_lazy(
+            "There is no invite with this link. Check that you copied all of it, or ask for a new one."
+        ),
     ),
     InviteFailure.EXPIRED: (
         410,
-        "This invite has expired",
-        "Invites are valid for a limited time. Ask the person who invited you for a new link.",
+        gettext_lazy("This invite has expired"),
+        gettext_lazy("Invites are valid for a limited time. Ask the person who invited you for a new link."),
     ),
     InviteFailure.REVOKED: (
         410,
-        "This invite was withdrawn",
-        "The room's owner revoked this invite. Ask them for a new link.",
+        gettext_lazy("This invite was withdrawn"),
+        gettext_lazy("The room's owner revoked this invite. Ask them for a new link."),
     ),
     InviteFailure.USED_UP: (
         410,
-        "This invite has been used up",
-        "As many people as this invite allows have already joined with it. Ask for a new link.",
+        gettext_lazy("This invite has been used up"),
+        gettext_lazy("As many people as this invite allows have already joined with it. Ask for a new link."),
     ),
     InviteFailure.ROOM_CLOSED: (
         410,
-        "This room is closed",
-        "The room's owner has closed it, so nobody can join for now.",
+        gettext_lazy("This room is closed"),
+        gettext_lazy("The room's owner has closed it, so nobody can join for now."),
     ),
     InviteFailure.GUESTS_NOT_ALLOWED: (
         403,
-        "This room is for account holders",
-        "The room's owner does not let guests in. Sign up or log in to join.",
+        gettext_lazy("This room is for account holders"),
+        gettext_lazy("The room's owner does not let guests in. Sign up or log in to join."),
     ),
     InviteFailure.GUEST_ELSEWHERE: (
         403,
-        "You are a guest in another room",
-        "A guest pass is good for one room only. Log out, then open this link again to join as a new "
-        "guest, or sign up for an account.",
+        gettext_lazy("You are a guest in another room"),
+        gettext_lazy(
+            "A guest pass is good for one room only. Log out, then open this link again to join as a new "
+            "guest, or sign up for an account."
+        ),
     ),
     InviteFailure.INVITE_GUESTS_FULL: (
         403,
-        "This invite has let in all the guests it may",
-        "Each invite link lets in a limited number of guests. Ask the room's owner for a new link, "
-        "or sign up or log in to join with an account.",
+        gettext_lazy("This invite has let in all the guests it may"),
+        gettext_lazy(
+            "Each invite link lets in a limited number of guests. Ask the room's owner for a new link, "
+            "or sign up or log in to join with an account."
+        ),
     ),
     InviteFailure.ROOM_GUESTS_FULL: (
         403,
-        "This room has as many guests as it may",
-        "The room holds a limited number of guests. Sign up or log in to join with an account, "
-        "or ask the room's owner to make room.",
+        gettext_lazy("This room has as many guests as it may"),
+        gettext_lazy(
+            "The room holds a limited number of guests. Sign up or log in to join with an account, "
+            "or ask the room's owner to make room."
+        ),
     ),
 }
 
@@ -134,6 +147,16 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The footer's switcher: the language cookie (Django's set_language) and, for someone
+    signed in, their profile, which wins over the cookie on every device."""
+    code = request.POST.get("language", "")
+    if code not in dict(settings.LANGUAGES):
+        return HttpResponseBadRequest("Unknown language")
+    if request.user.is_authenticated:
+        services.profile_set_page_language(profile=request.user.profile, page_language=code)
+    return set_language(request)
 @require_GET
 def web_manifest(request: HttpRequest) -> JsonResponse:
     """The web app manifest: "Add to Home Screen" opens the service full screen, like an app."""
@@ -160,7 +183,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user.profile)
     if request.method == "POST" and form.is_valid():
         services.profile_update(profile=request.user.profile, **form.cleaned_data)
-        messages.success(request, "Your profile is saved.")
+        messages.success(request, _("Your profile is saved."))
         return redirect("rooms:profile")
     quota = selectors.quota_status(request.user.pk)
     return render(request, "rooms/profile.html", {"form": form, "quota": quota})
@@ -183,7 +206,7 @@ def room_create(request: HttpRequest) -> HttpResponse:
         room, issued = services.room_create(owner=request.user, name=form.cleaned_data["name"])
         _remember_token(request, issued.invite, issued.token)
         messages.success(
-            request, "Room created. Share the invite link below with the people you want to talk to."
+            request, _("Room created. Share the invite link below with the people you want to talk to.")
         )
         return redirect(room_url(room))
     return render(request, "rooms/create.html", {"form": form})
@@ -231,9 +254,9 @@ def room_language(request: HttpRequest, public_id: str) -> HttpResponse:
         services.membership_set_language(
             membership=membership, hear_language=form.cleaned_data["hear_language"]
         )
-        messages.success(request, "Your language for this room is saved.")
+        messages.success(request, _("Your language for this room is saved."))
     else:
-        messages.error(request, "Please choose one of the listed languages.")
+        messages.error(request, _("Please choose one of the listed languages."))
     return redirect(room_url(room))
 
 
@@ -243,7 +266,7 @@ def room_rename(request: HttpRequest, public_id: str) -> HttpResponse:
     form = RoomNameForm(request.POST or None, instance=room)
     if request.method == "POST" and form.is_valid():
         services.room_rename(room=room, name=form.cleaned_data["name"])
-        messages.success(request, "Room renamed.")
+        messages.success(request, _("Room renamed."))
         return redirect(room_url(room))
     return render(request, "rooms/rename.html", {"room": room, "form": form})
 
@@ -253,7 +276,7 @@ def room_rename(request: HttpRequest, public_id: str) -> HttpResponse:
 def room_close(request: HttpRequest, public_id: str) -> HttpResponse:
     room = selectors.room_for_owner(public_id=public_id, user=request.user)
     services.room_close(room=room)
-    messages.success(request, "Room closed. Nobody can join until you reopen it.")
+    messages.success(request, _("Room closed. Nobody can join until you reopen it."))
     return redirect(room_url(room))
 
 
@@ -262,7 +285,7 @@ def room_close(request: HttpRequest, public_id: str) -> HttpResponse:
 def room_reopen(request: HttpRequest, public_id: str) -> HttpResponse:
     room = selectors.room_for_owner(public_id=public_id, user=request.user)
     services.room_reopen(room=room)
-    messages.success(request, "Room reopened.")
+    messages.success(request, _("Room reopened."))
     return redirect(room_url(room))
 
 
@@ -271,7 +294,7 @@ def room_delete(request: HttpRequest, public_id: str) -> HttpResponse:
     room = selectors.room_for_owner(public_id=public_id, user=request.user)
     if request.method == "POST":
         services.room_delete(room=room)
-        messages.success(request, f"Room “{room.name}” deleted.")
+        messages.success(request, _("Room “%(name)s” deleted.") % {"name": room.name})
         return redirect("rooms:list")
     return render(request, "rooms/delete.html", {"room": room})
 
@@ -281,10 +304,10 @@ def _rate(setting: str) -> Callable[[str, HttpRequest], str]:
     return lambda group, request: str(getattr(settings, setting))
 
 
-def _too_many(request: HttpRequest, what: str) -> HttpResponse:
+def _too_many(request: HttpRequest, explanation: str) -> HttpResponse:
     context = {
-        "title": "Too many attempts",
-        "explanation": f"Too many {what} from here in a short time. Wait a few minutes and try again.",
+        "title": _("Too many attempts"),
+        "explanation": explanation,
         "reason": "rate_limited",
     }
     return render(request, "rooms/invite_error.html", context, status=429)
@@ -296,14 +319,16 @@ def _too_many(request: HttpRequest, what: str) -> HttpResponse:
 def invite_create(request: HttpRequest, public_id: str) -> HttpResponse:
     room = selectors.room_for_owner(public_id=public_id, user=request.user)
     if getattr(request, "limited", False):
-        return _too_many(request, "new invites")
+        return _too_many(
+            request, _("Too many new invites from here in a short time. Wait a few minutes and try again.")
+        )
     form = InviteForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The invite was not created: days must be 1 to 365 and uses at least 1.")
+        messages.error(request, _("The invite was not created: days must be 1 to 365 and uses at least 1."))
         return redirect(room_url(room))
     issued = services.invite_create(room=room, created_by=request.user, **form.cleaned_data)
     _remember_token(request, issued.invite, issued.token)
-    messages.success(request, "New invite created.")
+    messages.success(request, _("New invite created."))
     return redirect(room_url(room))
 
 
@@ -314,7 +339,7 @@ def invite_revoke(request: HttpRequest, public_id: str, invite_id: int) -> HttpR
     invite = get_object_or_404(room.invites, pk=invite_id)
     services.invite_revoke(invite=invite)
     _forget_token(request, invite)
-    messages.success(request, "Invite revoked. Its link no longer lets anyone in.")
+    messages.success(request, _("Invite revoked. Its link no longer lets anyone in."))
     return redirect(room_url(room))
 
 
@@ -325,8 +350,15 @@ def invite_revoke_and_remove(request: HttpRequest, public_id: str, invite_id: in
     invite = get_object_or_404(room.invites, pk=invite_id)
     removed = services.invite_revoke_and_remove(invite=invite)
     _forget_token(request, invite)
-    people = "1 person" if removed == 1 else f"{removed} people"
-    messages.success(request, f"Invite revoked, and the {people} who joined through it removed.")
+    messages.success(
+        request,
+        ngettext(
+            "Invite revoked, and the person who joined through it removed.",
+            "Invite revoked, and the %(count)d people who joined through it removed.",
+            removed,
+        )
+        % {"count": removed},
+    )
     return redirect(room_url(room))
 
 
@@ -373,7 +405,13 @@ def _confirm_join(request: HttpRequest, invite: Invite) -> HttpResponse:
 @ratelimit(key="ip", rate=_rate("INVITE_OPEN_RATE"), method=ratelimit.ALL, block=False)
 def invite(request: HttpRequest, token: str) -> HttpResponse:
     if getattr(request, "limited", False):
-        return _too_many(request, "attempts with invite links")
+        return _too_many(
+            request,
+            _(
+                "Too many attempts with invite links from here in a short time. "
+                "Wait a few minutes and try again."
+            ),
+        )
     found = selectors.invite_lookup(token)
     if request.user.is_authenticated:
         if found is None:
@@ -383,7 +421,11 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     if problem is not None:
         return _invite_failure(request, problem)
     request.session[selectors.SESSION_PENDING_INVITE] = found.pk
-    form = GuestJoinForm(request.POST or None) if found.room.allow_guests else None
+    form = (
+        GuestJoinForm(request.POST or None, initial={"language": listener_language(get_language())})
+        if found.room.allow_guests
+        else None
+    )
     if request.method == "POST" and form is not None and form.is_valid():
         try:
             guest = services.guest_join(

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from django.conf import settings
+from django.utils.translation import gettext_noop
 from openai import AsyncOpenAI
 
 from media_workers.runtime.ice import BadOffer
@@ -110,7 +111,8 @@ class Call:
             self._refuse(
                 reply_channel,
                 "call_full",
-                f"This call is full: at most {settings.MAX_PARTICIPANTS_PER_CALL} people can be in it.",
+                gettext_noop("This call is full: at most %(n)s people can be in it.")
+                % {"n": settings.MAX_PARTICIPANTS_PER_CALL},
             )
             if self.is_empty:
                 self._on_empty(self)
@@ -349,10 +351,10 @@ class Call:
                 speaker=speaker_id,
                 language=language,
                 status="limited",
-                detail=(
-                    f"This call runs at most {settings.MAX_TRANSLATION_SESSIONS_PER_CALL} translations "
-                    "at once: this one starts when a place is free."
-                ),
+                detail=gettext_noop(
+                    "This call runs at most %(n)s translations at once: this one starts when a place is free."
+                )
+                % {"n": settings.MAX_TRANSLATION_SESSIONS_PER_CALL},
             )
             for listener in self._listeners_of(speaker_id, language):
                 self.outbox.send(listener.reply_channel, message)

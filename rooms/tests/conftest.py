@@ -68,7 +68,9 @@ def member(room: Room, token: str) -> AbstractUser:
 
 @pytest.fixture
 def guest(room: Room, token: str) -> AbstractUser:
-    return services.guest_join(token=token, display_name="Greta", language="de")
+    greta = services.guest_join(token=token, display_name="Greta", language="de")
+    services.profile_set_page_language(profile=greta.profile, page_language="en")
+    return greta
 
 
 @pytest.fixture

@@ -192,7 +192,7 @@ def test_it_lets_a_visitor_join_as_a_guest(client: Client, room: Room, token: st
     response = client.post(f"/i/{token}/", {"display_name": " Greta ", "language": "de"}, follow=True)
     assert response.redirect_chain[-1][0] == f"/r/{room.public_id}/"
     body = response.content.decode()
-    assert "Guest: Greta" in body
+    assert "Gast: Greta" in body  # she chose German, so her pages are in German
     assert '<section id="call"' in body
 
     guest = get_user_model().objects.get(profile__display_name="Greta")

@@ -1,5 +1,9 @@
 // Copy and Share buttons for invite links on the room page (no inline scripts: a CSP will forbid them).
 
+import { gettext, loadCatalog } from "./i18n.js";
+
+await loadCatalog();
+
 function statusFor(button) {
   return button.closest(".invite-share")?.querySelector(".copy-status");
 }
@@ -27,9 +31,9 @@ for (const button of document.querySelectorAll("[data-copy]")) {
     const status = statusFor(button);
     try {
       await copyText(button.dataset.copy);
-      if (status) status.textContent = "Link copied.";
+      if (status) status.textContent = gettext("Link copied.");
     } catch {
-      if (status) status.textContent = "Couldn't copy: select the link and copy it by hand.";
+      if (status) status.textContent = gettext("Couldn't copy: select the link and copy it by hand.");
     }
   });
 }
@@ -44,7 +48,7 @@ if (typeof navigator.share === "function") {
         // Closing the share sheet rejects with AbortError; that is the person's choice, not a failure.
         if (error.name !== "AbortError") {
           const status = statusFor(button);
-          if (status) status.textContent = "Couldn't open sharing: copy the link instead.";
+          if (status) status.textContent = gettext("Couldn't open sharing: copy the link instead.");
         }
       }
     });

@@ -75,10 +75,13 @@ def test_it_takes_two_strangers_from_sign_up_to_hearing_each_other_translated(
     expect(bruno.get_by_role("heading", name="Kitchen table")).to_be_visible()
 
     screenshot(alice, "room-before-joining-390x844.png")
-    for page in (alice, bruno):
-        expect(page.get_by_text("Demo translation — you'll hear the others' own voices")).to_be_visible()
-        join_call(page)
-        expect(page.get_by_role("button", name="Mute")).to_be_visible()
+    expect(alice.get_by_text("Demo translation — you'll hear the others' own voices")).to_be_visible()
+    join_call(alice)
+    expect(alice.get_by_role("button", name="Mute")).to_be_visible()
+    # Bruno chose Spanish on the invite page, so his pages speak it (tests/browser/test_languages.py).
+    expect(bruno.get_by_text("Traducción de demostración: oirás las voces")).to_be_visible()
+    bruno.get_by_role("button", name="Unirse a la llamada").click()
+    expect(bruno.locator("[data-call-state]")).to_have_text("En la llamada")
 
     assert_hears(bruno, ALICE_IN_SPANISH)
     assert_hears(alice, BRUNO_IN_ENGLISH)
@@ -92,7 +95,7 @@ def test_it_takes_two_strangers_from_sign_up_to_hearing_each_other_translated(
         assert hears_tone_in_captions(page, heard), caption_tones(page)
     expect(alice.locator("[data-call-people]")).to_contain_text("Alice (you)")
     expect(alice.locator("[data-call-people]")).to_contain_text("Bruno")
-    expect(bruno.locator("[data-call-people]")).to_contain_text("hears Español")
+    expect(bruno.locator("[data-call-people]")).to_contain_text("escucha en Español")
 
     # A phone held upright, and Alice's turned sideways: nothing wider than the screen.
     assert bruno.evaluate("document.documentElement.scrollWidth") <= 375

@@ -24,6 +24,9 @@ def make_user(email: str, display_name: str, hear_language: str = "en", **extra:
         display_name=display_name,
         hear_language=hear_language,
         speak_language=hear_language,
+        # Pages in English, whatever they hear: these tests read English (test_page_language.py
+        # and test_catalogs.py read the others).
+        page_language="en",
     )
     return user
 
@@ -64,5 +67,8 @@ def user_for(person: Person) -> AbstractUser:
         display_name=person.name,
         hear_language=person.language,
         speak_language=person.language,
+        # Pages in English, whatever they hear: these tests read the pages' English labels
+        # (tests/browser/test_languages.py reads them in the others).
+        page_language="en",
     )
     return user

@@ -66,8 +66,9 @@ def test_it_takes_a_new_person_from_sign_up_to_a_room_and_a_guest_to_its_lobby(w
     bruno.button("Join as a guest").click()
     bruno.wait_for_page("/r/")
     bruno.wait(lambda: bruno.text_of("h1").strip() == "Kitchen table")
-    # The lobby: the call explains itself instead of offering a Join button that can't work.
-    bruno.wait(lambda: "can't make calls" in bruno.text_of("[data-call-alert]"))
+    # The lobby: the call explains itself instead of offering a Join button that can't work,
+    # in the Spanish Bruno chose.
+    bruno.wait(lambda: "no puede hacer llamadas" in bruno.text_of("[data-call-alert]"))
     assert not bruno.find("[data-call-join]").is_enabled()
     assert_fits_a_phone(bruno)
     bruno.screenshot("webkit-guest-lobby-390.png")

@@ -1,5 +1,6 @@
 // The live call on the room page: join flow, controls, states and captions (docs/signalling.md).
 
+import { gettext, gettext_noop, interpolate } from "../i18n.js";
 import { audioInterrupted, declareCallAudio, watchAudioState } from "./audiosession.js";
 import { Backoff } from "./backoff.js";
 import { callProblem, microphoneCheckPossible, offerOtherBrowser } from "./capability.js";
@@ -19,11 +20,11 @@ import { TurnRenewal } from "./turn.js";
 import { ScreenAwake } from "./wakelock.js";
 
 const CLOSE_MESSAGES = {
-  4401: "You are no longer signed in. Log in, or open your invite link again.",
-  4403: "You can't join this call: you are not a member of this room (or the page was opened from another site).",
-  4409: "You joined this call from another tab or device, so it ended here.",
-  4410: "This room has been closed by its owner, so the call has ended.",
-  4429: "This page sent too many messages and was disconnected.",
+  4401: gettext_noop("You are no longer signed in. Log in, or open your invite link again."),
+  4403: gettext_noop("You can't join this call: you are not a member of this room (or the page was opened from another site)."),
+  4409: gettext_noop("You joined this call from another tab or device, so it ended here."),
+  4410: gettext_noop("This room has been closed by its owner, so the call has ended."),
+  4429: gettext_noop("This page sent too many messages and was disconnected."),
 };
 // Access that ended (docs/signalling.md): the server's own sentence says more than the close code.
 const SERVER_EXPLAINS = new Set(["removed", "session_ended"]);
@@ -40,14 +41,14 @@ const SPEAKING_TICK_MS = 300;
 // Sliders are sent at most this often while dragged: the server rate-limits signalling messages.
 const SETTINGS_SEND_MS = 150;
 const MICROPHONE_PROBLEMS = { ended: MICROPHONE_ENDED, muted: MICROPHONE_SYSTEM_MUTED, silent: MICROPHONE_SILENT };
-const CALL_INTERRUPTED = "Call interrupted: another call, Siri or an alarm took over the sound.";
+const CALL_INTERRUPTED = gettext_noop("Call interrupted: another call, Siri or an alarm took over the sound.");
 
 function socketUrl(path) {
   return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;
 }
 
 function seconds(ms) {
-  return `${Math.max(1, Math.round(ms / 1000))} s`;
+  return interpolate(gettext("%(seconds)s s"), { seconds: Math.max(1, Math.round(ms / 1000)) });
 }
 
 export class Call {
@@ -152,7 +153,7 @@ export class Call {
     ui.output.addEventListener("change", () =>
       this.playback
         .setOutput(ui.output.value)
-        .catch((error) => this.showAlert(`That speaker could not be used (${error.name}).`)),
+        .catch((error) => this.showAlert(interpolate(gettext("That speaker could not be used (%(error)s)."), { error: error.name }))),
     );
     ui.language.addEventListener("change", () => {
       // Problems reported for the old language say nothing about the new one.
@@ -181,14 +182,15 @@ export class Call {
     watchNetwork({
       onBack: () => this.rejoin(),
       onLost: () => {
-        if (this.inCall) this.setState("You are offline. The call comes back when the network does…", "busy");
+        if (this.inCall) this.setState(gettext("You are offline. The call comes back when the network does…"), "busy");
       },
     });
     // Before the Join button is any use: say why this browser can't call, and offer another.
+    // The page renders the button disabled: a click before the catalog and this wiring are in would be lost.
     const problem = callProblem();
+    ui.join.disabled = Boolean(problem);
     if (problem) {
-      ui.join.disabled = true;
-      this.showAlert(problem.text);
+      this.showAlert(gettext(problem.text));
       if (problem.otherBrowserHelps) offerOtherBrowser(this.otherBrowser);
     }
     ui.checkPanel.hidden = !microphoneCheckPossible();
@@ -196,7 +198,7 @@ export class Call {
   }
 
   connect() {
-    this.setState("Connecting to the room…", "busy");
+    this.setState(gettext("Connecting to the room…"), "busy");
     this.signalling.connect();
   }
 
@@ -207,14 +209,14 @@ export class Call {
     this.joining = true;
     this.clearAlert();
     this.unlockAudio();
-    this.setState("Starting your microphone…", "busy");
+    this.setState(gettext("Starting your microphone…"), "busy");
     let stream;
     try {
       stream = await this.checkedMicrophone();
     } catch (error) {
       this.joining = false;
       this.showAlert(microphoneProblem(error));
-      this.setState("Not in the call", "problem");
+      this.setState(gettext("Not in the call"), "problem");
       return;
     }
     this.joining = false;
@@ -236,7 +238,7 @@ export class Call {
   leave() {
     this.signalling.send({ type: "leave" });
     this.endCall();
-    this.setState("You left the call", "idle");
+    this.setState(gettext("You left the call"), "idle");
   }
 
   pageHidden() {
@@ -324,7 +326,7 @@ export class Call {
       this.problems.clear("microphone");
       return;
     }
-    this.problems.show("microphone", MICROPHONE_PROBLEMS[problem], "Restart microphone", () =>
+    this.problems.show("microphone", gettext(MICROPHONE_PROBLEMS[problem]), gettext("Restart microphone"), () =>
       this.replaceMicrophone(),
     );
     // A device unplugged on a desktop, or a trip to another app, comes back without a tap. Not
@@ -358,7 +360,9 @@ export class Call {
 
   onAudioState() {
     if (this.inCall && audioInterrupted(this.audioContext)) {
-      this.problems.show("interrupted", CALL_INTERRUPTED, "Resume call", () => this.resumeAfterInterruption());
+      this.problems.show("interrupted", gettext(CALL_INTERRUPTED), gettext("Resume call"), () =>
+        this.resumeAfterInterruption(),
+      );
     }
   }
 
@@ -367,7 +371,7 @@ export class Call {
     this.problems.clear("interrupted");
     this.playback.unlock();
     if (this.track?.readyState !== "live" || this.micWatch.problem) await this.replaceMicrophone();
-    if (!this.peerHealthy()) this.rejoin("Rejoining the call…");
+    if (!this.peerHealthy()) this.rejoin(gettext("Rejoining the call…"));
   }
 
   /** Back from another app or the lock screen: put back whatever the trip broke. */
@@ -389,7 +393,7 @@ export class Call {
    * A new socket and peer connection at once: after a network change the old ones hang on to a
    * path that is gone, and aiortc cannot restart ICE. The new socket's hello starts the peer.
    */
-  rejoin(why = "The network changed. Rejoining the call…") {
+  rejoin(why = gettext("The network changed. Rejoining the call…")) {
     if (!this.inCall) return;
     this.setState(why, "busy");
     this.closePeer();
@@ -404,7 +408,7 @@ export class Call {
     const devices = await navigator.mediaDevices.enumerateDevices();
     const outputs = devices.filter((device) => device.kind === "audiooutput");
     this.ui.output.replaceChildren(
-      ...outputs.map((device, i) => new Option(device.label || `Speaker ${i + 1}`, device.deviceId)),
+      ...outputs.map((device, i) => new Option(device.label || interpolate(gettext("Speaker %(number)s"), { number: i + 1 }), device.deviceId)),
     );
     this.ui.outputField.hidden = outputs.length < 2;
   }
@@ -414,7 +418,7 @@ export class Call {
   async startPeer() {
     clearTimeout(this.retryTimer);
     this.closePeer();
-    this.setState("Connecting the call…", "busy");
+    this.setState(gettext("Connecting the call…"), "busy");
     const { pc, sender } = createPeer({
       iceServers: this.turn.iceServers,
       track: this.track,
@@ -428,7 +432,7 @@ export class Call {
     try {
       sdp = await gatheredOffer(pc);
     } catch (error) {
-      if (pc === this.pc) this.retryPeer(`The call could not start (${error.name})`);
+      if (pc === this.pc) this.retryPeer(interpolate(gettext("The call could not start (%(error)s)"), { error: error.name }));
       return;
     }
     // A newer attempt (a reconnect, a leave) may have replaced this one while ICE gathered.
@@ -447,12 +451,12 @@ export class Call {
     clearTimeout(this.disconnectTimer);
     if (state === "connected") {
       this.peerBackoff.reset();
-      this.setState("In the call", "live");
+      this.setState(gettext("In the call"), "live");
     } else if (state === "disconnected") {
-      this.setState("Connection interrupted — reconnecting…", "busy");
-      this.disconnectTimer = setTimeout(() => this.retryPeer("The connection was lost"), DISCONNECTED_GRACE_MS);
+      this.setState(gettext("Connection interrupted — reconnecting…"), "busy");
+      this.disconnectTimer = setTimeout(() => this.retryPeer(gettext("The connection was lost")), DISCONNECTED_GRACE_MS);
     } else if (state === "failed") {
-      this.retryPeer("The connection failed");
+      this.retryPeer(gettext("The connection failed"));
     }
   }
 
@@ -461,7 +465,7 @@ export class Call {
     if (!this.inCall) return;
     this.closePeer();
     const delay = this.peerBackoff.next();
-    this.setState(`${reason}. Reconnecting in ${seconds(delay)}…`, "busy");
+    this.setState(interpolate(gettext("%(reason)s. Reconnecting in %(delay)s…"), { reason, delay: seconds(delay) }), "busy");
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       // Without a ready socket the next hello starts the peer instead.
@@ -492,7 +496,7 @@ export class Call {
         return;
       case "reconnect":
         if (this.inCall) {
-          this.setState(message.message || "Moving your call to another server…", "busy");
+          this.setState(message.message || gettext("Moving your call to another server…"), "busy");
           this.startPeer();
         }
         return;
@@ -512,7 +516,7 @@ export class Call {
     this.turn.update(hello, this.pc);
     ui.demo.hidden = !hello.demo;
     // After "joined from another tab" the button said "Join here instead"; a new socket starts afresh.
-    ui.join.textContent = "Join call";
+    ui.join.textContent = gettext("Join call");
     if (first) {
       ui.language.replaceChildren(
         ...Object.entries(hello.languages).map(([code, name]) => {
@@ -537,7 +541,7 @@ export class Call {
       sendPresence((message) => this.signalling.send(message));
       this.startPeer();
     } else {
-      this.setState("Not in the call", "idle");
+      this.setState(gettext("Not in the call"), "idle");
     }
   }
 
@@ -545,7 +549,7 @@ export class Call {
     const pc = this.pc;
     if (!pc) return;
     pc.setRemoteDescription({ type: message.sdp_type, sdp: message.sdp }).catch((error) => {
-      if (pc === this.pc) this.retryPeer(`The server's answer could not be used (${error.name})`);
+      if (pc === this.pc) this.retryPeer(interpolate(gettext("The server's answer could not be used (%(error)s)"), { error: error.name }));
     });
   }
 
@@ -573,14 +577,14 @@ export class Call {
       return;
     }
     if (message.code === "busy") {
-      this.retryPeer("The service is busy: no media worker is free right now");
+      this.retryPeer(gettext("The service is busy: no media worker is free right now"));
     } else if (message.code === "bad_offer") {
-      this.retryPeer("The server could not use this connection");
+      this.retryPeer(gettext("The server could not use this connection"));
     } else if (message.code === "call_full") {
       // Trying again at once would be refused again: the person decides when to retry.
       this.endCall();
       this.showAlert(message.message);
-      this.setState("Not in the call", "problem");
+      this.setState(gettext("Not in the call"), "problem");
     } else if (message.code === "join_in_progress") {
       // This page's earlier offer is still being answered; its answer comes.
     } else {
@@ -593,16 +597,19 @@ export class Call {
     if (final) {
       this.endCall();
       this.turn.stop();
-      this.showAlert(this.fatalMessage || CLOSE_MESSAGES[code]);
+      this.showAlert(this.fatalMessage || gettext(CLOSE_MESSAGES[code]));
       this.ui.join.disabled = !REJOINABLE_CODES.has(code);
-      this.ui.join.textContent = code === 4409 ? "Join here instead" : "Join call";
-      this.setState("Not in the call", "problem");
+      this.ui.join.textContent = gettext(code === 4409 ? "Join here instead" : "Join call");
+      this.setState(gettext("Not in the call"), "problem");
       return;
     }
     // The server ends the call when its socket goes: a new socket needs a new peer connection.
     this.closePeer();
-    const what = wasOpen ? "Lost the connection to the server" : "Can't reach the server";
-    this.setState(`${what}. Trying again in ${seconds(retryInMs)}…`, this.inCall ? "busy" : "problem");
+    const what = wasOpen ? gettext("Lost the connection to the server") : gettext("Can't reach the server");
+    this.setState(
+      interpolate(gettext("%(what)s. Trying again in %(delay)s…"), { what, delay: seconds(retryInMs) }),
+      this.inCall ? "busy" : "problem",
+    );
   }
 
   // --- Controls ----------------------------------------------------------------------------------
@@ -649,7 +656,7 @@ export class Call {
   renderMuted() {
     const { mute } = this.ui;
     mute.setAttribute("aria-pressed", String(this.muted));
-    mute.textContent = this.muted ? "Unmute" : "Mute";
+    mute.textContent = this.muted ? gettext("Unmute") : gettext("Mute");
   }
 
   renderTranslation() {
@@ -659,9 +666,9 @@ export class Call {
     // Other statuses (the room's translation switched off, e.g. over quota) come with a sentence for people.
     const stopped = problems.find((p) => p.status !== "reconnecting" && p.status !== "error");
     if (stopped) {
-      note.textContent = stopped.detail || "Translation is unavailable.";
+      note.textContent = stopped.detail || gettext("Translation is unavailable.");
     } else {
-      note.textContent = "Translation reconnecting…";
+      note.textContent = gettext("Translation reconnecting…");
     }
   }
 

@@ -1,22 +1,25 @@
 // Browsers that cannot make calls, found before the Join button is offered: in-app browsers of
 // social apps, old browsers without WebRTC, and pages not opened over HTTPS.
 
+import { gettext, gettext_noop } from "../i18n.js";
+
 // In-app browsers identify themselves in the user agent; most lack getUserMedia or WebRTC, and
 // those that have them lose the microphone when the app goes to the background.
 const IN_APP_BROWSER = /FBAN|FBAV|FB_IAB|Instagram|LinkedInApp|MicroMessenger|Snapchat|TikTok|musical_ly|Pinterest|\bLine\//i;
 
-export const INSECURE_CONTEXT =
-  "This page can't use your microphone because it was not opened over HTTPS: open the site with an https:// address (docs/iphone.md explains how for a phone on your network).";
+export const INSECURE_CONTEXT = gettext_noop(
+  "This page can't use your microphone because it was not opened over HTTPS: open the site with an https:// address (docs/iphone.md explains how for a phone on your network).",
+);
 
 /**
  * Why this browser can't make the call, in one sentence, and whether opening the page in
  * another browser would help; null when it can.
- * @returns {{text: string, otherBrowserHelps: boolean} | null}
+ * @returns {{text: string, otherBrowserHelps: boolean} | null} `text` in English: show gettext(text)
  */
 export function callProblem() {
   if (IN_APP_BROWSER.test(navigator.userAgent)) {
     return {
-      text: "This app's built-in browser can't make calls: open this page in Safari (or your usual browser).",
+      text: gettext_noop("This app's built-in browser can't make calls: open this page in Safari (or your usual browser)."),
       otherBrowserHelps: true,
     };
   }
@@ -24,7 +27,9 @@ export function callProblem() {
   if (!window.isSecureContext) return { text: INSECURE_CONTEXT, otherBrowserHelps: false };
   if (!navigator.mediaDevices?.getUserMedia || !window.RTCPeerConnection) {
     return {
-      text: "This browser can't make calls (it lacks the microphone or WebRTC support they need): open this page in Safari or an up-to-date Chrome, Firefox or Edge.",
+      text: gettext_noop(
+        "This browser can't make calls (it lacks the microphone or WebRTC support they need): open this page in Safari or an up-to-date Chrome, Firefox or Edge.",
+      ),
       otherBrowserHelps: true,
     };
   }
@@ -56,7 +61,7 @@ export function offerOtherBrowser({ button, box, field, note }) {
       copied = document.execCommand?.("copy") ?? false;
     }
     note.textContent = copied
-      ? "Link copied: open Safari and paste it into the address bar."
-      : "Copy this link, then open Safari and paste it into the address bar.";
+      ? gettext("Link copied: open Safari and paste it into the address bar.")
+      : gettext("Copy this link, then open Safari and paste it into the address bar.");
   });
 }

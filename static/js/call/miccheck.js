@@ -1,6 +1,8 @@
 // The microphone check before joining: the person speaks and sees the meter move, or is told we
 // can't hear them before anyone else in the call notices.
 
+import { gettext, gettext_noop } from "../i18n.js";
+
 import { LevelMeter } from "./meter.js";
 
 // The meter level (0..1 over -60..0 dBFS) that counts as hearing a voice: about -36 dBFS,
@@ -9,10 +11,11 @@ const HEARD_LEVEL = 0.4;
 const LISTEN_MS = 6000;
 const TICK_MS = 100;
 
-export const CHECK_LISTENING = "Say something: the bar moves when we hear you.";
-export const CHECK_HEARD = "We can hear you. Your microphone works.";
-export const CHECK_NOT_HEARD =
-  "We can't hear your microphone. Check that it isn't muted (a switch or headset button), or choose another microphone in your system settings, then check again.";
+export const CHECK_LISTENING = gettext_noop("Say something: the bar moves when we hear you.");
+export const CHECK_HEARD = gettext_noop("We can hear you. Your microphone works.");
+export const CHECK_NOT_HEARD = gettext_noop(
+  "We can't hear your microphone. Check that it isn't muted (a switch or headset button), or choose another microphone in your system settings, then check again.",
+);
 
 export class MicrophoneCheck {
   /** @param {{bar: HTMLElement, status: HTMLElement}} elements the check's meter bar and sentence */
@@ -45,7 +48,7 @@ export class MicrophoneCheck {
   }
 
   say(text) {
-    this.status.textContent = text;
+    this.status.textContent = gettext(text);
     this.status.hidden = false;
   }
 }

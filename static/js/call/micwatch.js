@@ -2,18 +2,23 @@
 // the system took it), the system muted it, or it sends only silence (what Safari sends from a
 // page in the background or while another app holds the microphone).
 
+import { gettext_noop } from "../i18n.js";
+
 // Below this RMS (-80 dBFS) a microphone is silent: even a quiet room after noise suppression is
 // louder, and Safari's substitute silence is exact zeros.
 const SILENT_RMS = 1e-4;
 const SILENT_FOR_MS = 4000;
 const TICK_MS = 250;
 
-export const MICROPHONE_ENDED =
-  "Your microphone stopped (another app may have taken it). The others can't hear you.";
-export const MICROPHONE_SYSTEM_MUTED =
-  "Your microphone has been paused by the system (another app may be using it). The others can't hear you until it comes back.";
-export const MICROPHONE_SILENT =
-  "We can't hear your microphone: it has sent only silence for a few seconds. The others can't hear you.";
+export const MICROPHONE_ENDED = gettext_noop(
+  "Your microphone stopped (another app may have taken it). The others can't hear you.",
+);
+export const MICROPHONE_SYSTEM_MUTED = gettext_noop(
+  "Your microphone has been paused by the system (another app may be using it). The others can't hear you until it comes back.",
+);
+export const MICROPHONE_SILENT = gettext_noop(
+  "We can't hear your microphone: it has sent only silence for a few seconds. The others can't hear you.",
+);
 
 export class MicrophoneWatch {
   /**

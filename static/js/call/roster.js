@@ -1,5 +1,7 @@
 // Who is in the call, what each hears, who is muted or in the background, and who seems to be speaking.
 
+import { gettext, interpolate } from "../i18n.js";
+
 export class Roster {
   /** @param {HTMLUListElement} list */
   constructor(list) {
@@ -16,14 +18,15 @@ export class Roster {
         item.className = "person";
         const name = document.createElement("span");
         name.className = "person-name";
-        name.textContent = person.id === myId ? `${person.name} (you)` : person.name;
+        name.textContent = person.id === myId ? interpolate(gettext("%(name)s (you)"), { name: person.name }) : person.name;
         const hears = document.createElement("span");
         hears.className = "person-hears";
-        hears.append("hears ");
         const language = document.createElement("span");
         language.lang = person.hear;
         language.textContent = languages[person.hear] || person.hear;
-        hears.append(language);
+        // Where the language's name goes in the sentence is the translation's choice.
+        const [before, after = ""] = gettext("hears %(language)s").split("%(language)s");
+        hears.append(before, language, after);
         const flags = document.createElement("span");
         flags.className = "person-flags";
         item.append(name, hears, flags);
@@ -40,7 +43,13 @@ export class Roster {
   setSpeaking(id, speaking) {
     const entry = this.items.get(id);
     if (!entry) return;
-    const label = entry.muted ? "muted" : entry.background ? "in the background" : speaking ? "speaking" : "";
+    const label = entry.muted
+      ? gettext("muted")
+      : entry.background
+        ? gettext("in the background")
+        : speaking
+          ? gettext("speaking")
+          : "";
     if (entry.flags.textContent === label) return;
     entry.flags.textContent = label;
     entry.item.classList.toggle("is-speaking", speaking && !entry.muted);

@@ -2,10 +2,13 @@
 // locked phone suspends the page and its microphone. The system drops the lock whenever the
 // page is hidden, so it is asked for again each time the page comes back.
 
+import { gettext, gettext_noop } from "../i18n.js";
+
 const HINT_SHOWN_KEY = "call.wakeLockHintShown";
 
-export const NO_WAKE_LOCK_HINT =
-  "This browser can't keep your screen on during the call: touch the screen now and then, or set Auto-Lock to Never (Settings → Display & Brightness) while you talk.";
+export const NO_WAKE_LOCK_HINT = gettext_noop(
+  "This browser can't keep your screen on during the call: touch the screen now and then, or set Auto-Lock to Never (Settings → Display & Brightness) while you talk.",
+);
 
 export class ScreenAwake {
   /** @param {{onHint: (text: string) => void}} handlers `onHint` is called at most once per device */
@@ -57,6 +60,6 @@ export class ScreenAwake {
     } catch {
       // No storage (private browsing in old Safari): the hint shows in every call instead.
     }
-    this.onHint(NO_WAKE_LOCK_HINT);
+    this.onHint(gettext(NO_WAKE_LOCK_HINT));
   }
 }

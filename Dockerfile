@@ -8,11 +8,11 @@ ENV DEBUG=0 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Dependencies first, from pyproject.toml alone, so a code change reuses this layer.
-# The project declares no packages of its own, so installing it installs only its
-# pinned dependencies (wheels: aiortc and PyAV bring their own codecs).
-COPY pyproject.toml /tmp/deps/pyproject.toml
-RUN pip install /tmp/deps && rm -rf /tmp/deps
+# Dependencies first, from the runtime lock alone, so a code change reuses this layer.
+# requirements.lock pins the whole tree with hashes (scripts/lock writes it from
+# pyproject.toml); wheels: aiortc and PyAV bring their own codecs.
+COPY requirements.lock /tmp/requirements.lock
+RUN pip install --require-hashes --no-deps -r /tmp/requirements.lock && rm /tmp/requirements.lock
 
 RUN useradd --create-home --uid 10001 app
 WORKDIR /app

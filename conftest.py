@@ -6,7 +6,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from media_workers.stack import Coturn
+from media_workers.devtools.stack import Coturn
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -26,7 +26,7 @@ def _clean_redis_prefix() -> Iterator[None]:
 def _loopback_ice() -> None:
     """Peer connections the tests make themselves offer only 127.0.0.1 (ICE_HOST_ADDRESSES), as
     the worker does: ICE checks never go to the machine's other (private) addresses."""
-    from media_workers import ice
+    from media_workers.runtime import ice
 
     ice.configure_from_settings()
 

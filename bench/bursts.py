@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media_workers.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, FrameClock, pcm_to_frame
-from media_workers.dsp import ToneGenerator, dominant_frequency
+from media_workers.devtools.dsp import ToneGenerator, dominant_frequency
+from media_workers.runtime.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, FrameClock, pcm_to_frame
 
 # The burst's frequency cycles through these, so an onset can be matched to its send even
 # when the path delays it by more than one period (up to len(FREQS) periods).

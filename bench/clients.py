@@ -21,8 +21,8 @@ import numpy as np
 import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from media_workers.call_client import CallClient, Heard, HttpSession, record
-from media_workers.ice import restrict_host_addresses
+from media_workers.devtools.call_client import CallClient, Heard, HttpSession, record
+from media_workers.runtime.ice import restrict_host_addresses
 
 from .bursts import BurstTrack, match, onsets
 

@@ -35,7 +35,7 @@ def first_heard(client: Any, freq: float, since: float) -> float | None:
     """When `client` first heard `freq` after `since` (the arrival of the 100 ms that had it)."""
     import numpy as np
 
-    from media_workers.dsp import SAMPLE_RATE, band_energy
+    from media_workers.devtools.dsp import SAMPLE_RATE, band_energy
 
     window = int(WINDOW_S * SAMPLE_RATE)
     pending: list[Any] = []
@@ -54,8 +54,8 @@ def first_heard(client: Any, freq: float, since: float) -> float | None:
 
 
 async def one_round(stack: Any, room: dict[str, str]) -> dict[str, float]:
-    from media_workers.call_client import CallClient, HttpSession, ToneTrack, until
-    from media_workers.fake_openai import TONE_FACTORS
+    from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack, until
+    from media_workers.devtools.fake_openai import TONE_FACTORS
 
     clients = []
     for who, tone in (("a", ALICE_TONE), ("b", BRUNO_TONE)):
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.alarm(int(60 + rounds * 60))
     with tempfile.TemporaryDirectory(prefix="bench-failover-") as tmp:
         _configure_django(Path(tmp))
-        from media_workers.stack import Stack, wait_until
+        from media_workers.devtools.stack import Stack, wait_until
 
         log_dir = ROOT / "bench" / "results" / "logs" / f"failover-{time.strftime('%Y%m%d-%H%M%S')}"
         stack = Stack(database_url=os.environ["DATABASE_URL"], fake_mode="tone", workers=2, log_dir=log_dir)

@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.run            # the full run behind README's tables
 
 Everything runs on loopback: the fake OpenAI in echo mode (zero model delay), a real daphne
-and media worker (media_workers.stack.Stack), and synthetic participants in separate
+and media worker (media_workers.devtools.stack.Stack), and synthetic participants in separate
 processes. Each figure has a baseline measured in the same run, because this 2-core machine
 is shared and noisy: compare the ratios between runs, not the absolute numbers.
 """
@@ -16,17 +16,19 @@ import asyncio
 import json
 import multiprocessing
 import os
-import re
 import signal
 import socket
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -92,7 +94,7 @@ class Bench:
     """The running stack plus the helpers every phase uses."""
 
     def __init__(self, quick: bool, workdir: Path) -> None:
-        from media_workers.stack import Stack
+        from media_workers.devtools.stack import Stack
 
         self.quick = quick
         self.ctx = multiprocessing.get_context("spawn")
@@ -107,6 +109,7 @@ class Bench:
             log_dir=self.log_dir,
         )
         self.worker = ""
+        self.metrics_url = ""
         self.chunk_ms = 0
         self.warmup = 2.0 if quick else 3.0
         self.children: list[multiprocessing.process.BaseProcess] = []
@@ -123,7 +126,7 @@ class Bench:
 
     def use_worker(self, chunk_ms: int) -> None:
         """A fresh media worker with TRANSLATION_CHUNK_MS = chunk_ms (read once at start)."""
-        from media_workers.stack import wait_until
+        from media_workers.devtools.stack import free_port, wait_until
 
         if chunk_ms == self.chunk_ms:
             return
@@ -131,6 +134,9 @@ class Bench:
             self.stack.kill(self.worker, signal.SIGTERM)
             del self.stack.processes[self.worker]
         self.stack.extra_env["TRANSLATION_CHUNK_MS"] = str(chunk_ms)
+        metrics_port = free_port()
+        self.stack.extra_env["MEDIA_WORKER_METRICS_PORT"] = str(metrics_port)
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}"
         self.worker, self.chunk_ms = f"worker_c{chunk_ms}", chunk_ms
         self.stack.start_worker(self.worker)
         wanted = self.stack.worker_ids[self.worker]
@@ -140,25 +146,25 @@ class Bench:
     def worker_pid(self) -> int:
         return self.stack.processes[self.worker].pid
 
-    def worker_log_offset(self) -> int:
-        path = self.log_dir / f"{self.worker}.log"
-        return path.stat().st_size if path.exists() else 0
-
-    def worker_track_stats(self, offset: int) -> dict[str, int]:
-        """Sum the listener tracks' own counts, which the worker logs when each track stops."""
-        text = (self.log_dir / f"{self.worker}.log").read_bytes()[offset:].decode(errors="replace")
-        stats = {"tracks": 0, "frames": 0, "late_frames": 0, "underruns": 0}
-        pattern = r"listener track \S+ stopped: (\d+) frames sent, (\d+) late(?:, (\d+) underruns)?"
-        for sent, late, underruns in re.findall(pattern, text):
-            stats["tracks"] += 1
-            stats["frames"] += int(sent)
-            stats["late_frames"] += int(late)
-            stats["underruns"] += int(underruns or 0)
-        return stats
+    def worker_counters(self) -> dict[str, float]:
+        """The worker's audio counters, read from its /metrics (subtract two reads for a window)."""
+        names = {
+            "translate_worker_audio_frames_out": "frames",
+            "translate_worker_audio_frames_late": "late_frames",
+            "translate_worker_playout_underruns": "underruns",
+        }
+        with urllib.request.urlopen(f"{self.metrics_url}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        counters = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.removesuffix("_total") in names:
+                    counters[names[sample.name.removesuffix("_total")]] = sample.value
+        return counters
 
     @contextmanager
     def naive_relay(self) -> Iterator[tuple[str, int]]:
-        from media_workers.stack import free_port
+        from media_workers.devtools.stack import free_port
 
         from . import naive_relay
 
@@ -198,7 +204,7 @@ class Bench:
         specs = self.rooms.make(rooms) if kind == "worker" else [{"room": f"n{i}"} for i in range(rooms)]
         groups = [specs[i : i + per_process] for i in range(0, len(specs), per_process)]
         children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
-        offset = self.worker_log_offset() if kind == "worker" else 0
+        before_counters = self.worker_counters() if kind == "worker" else {}
         started = time.monotonic()
         timeout = 120 + seconds
         for group in groups:
@@ -271,9 +277,12 @@ class Bench:
         if jitter_prefetch is not None:
             result["jitter_prefetch"] = jitter_prefetch
         if kind == "worker":
-            time.sleep(2.0)  # the worker logs each listener track's counts as the call ends
+            time.sleep(2.0)  # let the calls end: a closed track's counts join the worker's totals
             result["chunk_ms"] = self.chunk_ms
-            result["worker"] = self.worker_track_stats(offset)
+            after_counters = self.worker_counters()
+            result["worker"] = {
+                name: int(after_counters[name] - before_counters[name]) for name in before_counters
+            }
         return result
 
 
@@ -313,7 +322,7 @@ def phase_capacity(bench: Bench, counts: list[int], paths: list[str]) -> list[di
 
 
 async def _join_once(base_url: str, room: dict[str, str]) -> dict[str, float]:
-    from media_workers.call_client import CallClient, HttpSession, ToneTrack, until
+    from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack, until
 
     clients = []
     try:
@@ -349,7 +358,7 @@ async def _join_once(base_url: str, room: dict[str, str]) -> dict[str, float]:
 
 def phase_join(bench: Bench) -> dict[str, Any]:
     """Page connect + offer to the first audio heard, one room at a time on an idle worker."""
-    from media_workers.ice import restrict_host_addresses
+    from media_workers.runtime.ice import restrict_host_addresses
 
     restrict_host_addresses(["127.0.0.1"])
     samples = [
@@ -366,7 +375,7 @@ def phase_join(bench: Bench) -> dict[str, Any]:
 async def _open_sockets(base_url: str, room: dict[str, str], count: int, daphne: int) -> dict[str, Any]:
     import websockets
 
-    from media_workers.call_client import HttpSession
+    from media_workers.devtools.call_client import HttpSession
 
     from . import procstat
 

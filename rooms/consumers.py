@@ -25,9 +25,10 @@ from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_noop
 
-from media_workers.call import room_group
-from media_workers.ice import browser_ice_servers
-from media_workers.registry import Registry, WorkerInfo
+from media_workers.shared import contract
+from media_workers.shared.contract import room_group
+from media_workers.shared.ice import browser_ice_servers
+from media_workers.shared.registry import Registry, WorkerInfo
 from translator_site import metrics
 
 from . import usage
@@ -240,7 +241,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if worker is not None:
             await self.channel_layer.send(
                 worker.channel,
-                {"type": "room.roster", "room": self.room_id, "reply_channel": self.channel_name},
+                contract.RosterRequest(room_id=self.room_id, reply_channel=self.channel_name).to_dict(),
             )
 
     async def _refuse(self, code: int, reason: str, message: str) -> None:
@@ -349,24 +350,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.participation_id, blocked = await join_call(
             membership=membership, participation_id=self.participation_id
         )
-        await self.channel_layer.send(
-            worker.channel,
-            {
-                "type": "participant.join",
-                "room": self.room_id,
-                "participant": self._participant(),
-                "reply_channel": self.channel_name,
-                "sdp": message["sdp"],
-                "sdp_type": "offer",
-                "translation_blocked": blocked,
-                "payer_id": membership.room.owner_id,
-            },
+        join = contract.Join(
+            room_id=self.room_id,
+            participant=contract.from_dict(contract.ParticipantInfo, self._participant()),
+            reply_channel=self.channel_name,
+            sdp=message["sdp"],
+            translation_blocked=blocked,
+            payer_id=membership.room.owner_id,
         )
+        await self.channel_layer.send(worker.channel, join.to_dict())
 
     async def on_candidate(self, message: dict[str, Any]) -> None:
         if message["candidate"] is None or not await self._recheck():
             return
-        if not await self._to_worker("participant.candidate", candidate=message["candidate"]):
+        if not await self._to_worker(contract.Candidate, candidate=message["candidate"]):
             await self._error(
                 "not_in_call", gettext_noop("Send an offer before ICE candidates."), "candidate"
             )
@@ -375,11 +372,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if not await self._recheck():
             return
         self.muted = message["muted"]
-        await self._to_worker("participant.update", changes={"muted": self.muted})
+        await self._to_worker(contract.Update, changes={"muted": self.muted})
 
     async def on_presence(self, message: dict[str, Any]) -> None:
         self.background = message["background"]
-        await self._to_worker("participant.update", changes={"background": self.background})
+        await self._to_worker(contract.Update, changes={"background": self.background})
 
     async def on_settings(self, message: dict[str, Any]) -> None:
         if not await self._recheck():
@@ -394,7 +391,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             self.original_volume = changes["original_volume"] = message["original_volume"]
         if "translation_volume" in message:
             self.translation_volume = changes["translation_volume"] = message["translation_volume"]
-        await self._to_worker("participant.update", changes=changes)
+        await self._to_worker(contract.Update, changes=changes)
         await self._send({"type": "settings", "participant": self._participant()})
 
     async def on_leave(self, message: dict[str, Any]) -> None:
@@ -412,23 +409,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
             }
         )
 
-    async def _to_worker(self, kind: str, **fields: Any) -> bool:
+    async def _to_worker(self, kind: type[contract.Message], **fields: Any) -> bool:
+        """Send this participant's message of `kind` to the call's worker; False if not in a call."""
         if self.worker_channel is None or self.membership is None:
             return False
-        await self.channel_layer.send(
-            self.worker_channel,
-            {
-                "type": kind,
-                "room": self.room_id,
-                "participant_id": str(self.membership.pk),
-                "reply_channel": self.channel_name,
-                **fields,
-            },
+        message = kind(  # type: ignore[call-arg]
+            room_id=self.room_id,
+            participant_id=str(self.membership.pk),
+            reply_channel=self.channel_name,
+            **fields,
         )
+        await self.channel_layer.send(self.worker_channel, message.to_dict())
         return True
 
     async def _leave_call(self) -> None:
-        await self._to_worker("participant.leave")
+        await self._to_worker(contract.Leave)
         self.worker_channel = self.worker_id = None
         if self.participation_id is not None:
             await leave_call(participation_id=self.participation_id)
@@ -471,7 +466,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _worker_answers(self, worker: WorkerInfo) -> bool:
         self.pong.clear()
         await self.channel_layer.send(
-            worker.channel, {"type": "worker.ping", "reply_channel": self.channel_name}
+            worker.channel, contract.Ping(reply_channel=self.channel_name).to_dict()
         )
         try:
             await asyncio.wait_for(self.pong.wait(), settings.WORKER_PING_TIMEOUT)
@@ -489,24 +484,30 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.warning("room=%s: cannot mark worker %s lost", self.room_id, worker_id, exc_info=True)
         await self.channel_layer.group_send(
-            room_group(self.room_id), {"type": "call.worker_lost", "worker_id": worker_id}
+            room_group(self.room_id), contract.WorkerLost(worker_id=worker_id).to_dict()
         )
 
     # --- From the media worker (this consumer's channel) and the room group ---------------------
 
+    # Each worker message is parsed by the contract: one that does not fit raises here, loudly.
+
     async def worker_answer(self, event: dict[str, Any]) -> None:
-        await self._send({"type": "answer", "sdp": event["sdp"], "sdp_type": event["sdp_type"]})
+        answer = contract.from_dict(contract.Answer, event)
+        await self._send({"type": "answer", "sdp": answer.sdp, "sdp_type": answer.sdp_type})
 
     async def worker_caption(self, event: dict[str, Any]) -> None:
-        await self._send({"type": "captions", **{k: v for k, v in event.items() if k != "type"}})
+        caption = contract.from_dict(contract.Caption, event)
+        await self._send({**caption.to_dict(), "type": "captions"})
 
     async def worker_translation(self, event: dict[str, Any]) -> None:
-        await self._send({"type": "translation", **{k: v for k, v in event.items() if k != "type"}})
+        status = contract.from_dict(contract.TranslationStatus, event)
+        await self._send({**status.to_dict(), "type": "translation"})
 
     async def worker_error(self, event: dict[str, Any]) -> None:
-        if event["code"] != "join_in_progress":  # else the first offer is still being answered
+        error = contract.from_dict(contract.WorkerError, event)
+        if error.code != "join_in_progress":  # else the first offer is still being answered
             self.worker_channel = self.worker_id = None
-        await self._error(event["code"], event["message"], "offer")
+        await self._error(error.code, error.message, "offer")
 
     async def worker_replaced(self, event: dict[str, Any]) -> None:
         self.worker_channel = self.worker_id = None
@@ -515,11 +516,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     async def worker_pong(self, event: dict[str, Any]) -> None:
+        contract.from_dict(contract.Pong, event)
         self.pong.set()
 
     async def call_worker_lost(self, event: dict[str, Any]) -> None:
         """A page of this room found the call's worker dead: reconnect (to another worker)."""
-        if self.worker_id != event["worker_id"]:
+        if self.worker_id != contract.from_dict(contract.WorkerLost, event).worker_id:
             return
         self.worker_channel = self.worker_id = None
         await self._send({"type": "reconnect", "reason": "worker_lost", "message": "Reconnecting your call."})
@@ -537,14 +539,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def room_closed(self, event: dict[str, Any]) -> None:
         """The owner closed or deleted the room: the call ends for everyone on its page."""
         await self._leave_call()
-        await self._refuse(CLOSE_ROOM_CLOSED, "room_closed", event["message"])
+        await self._refuse(
+            CLOSE_ROOM_CLOSED, "room_closed", contract.from_dict(contract.RoomClosed, event).message
+        )
 
     async def access_check(self, event: dict[str, Any]) -> None:
         """Someone was removed from the room, or this user logged out or changed their password."""
         if self.membership is not None:
-            await self._recheck(ended_session=event.get("ended_session"))
+            await self._recheck(ended_session=contract.from_dict(contract.AccessCheck, event).ended_session)
 
     async def call_roster(self, event: dict[str, Any]) -> None:
+        roster = contract.from_dict(contract.Roster, event).to_dict()
         await self._send(
-            {"type": "state", "participants": event["participants"], "sessions": event["sessions"]}
+            {"type": "state", "participants": roster["participants"], "sessions": roster["sessions"]}
         )

@@ -1,26 +1,11 @@
-"""The listener languages: the output languages of gpt-realtime-translate, by native name."""
+"""The listener languages as the web tier offers them (the table itself is in the shared contract)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.utils.translation import get_supported_language_variant
 
-# Code -> native name. Order is the order shown to people.
-OUTPUT_LANGUAGES: dict[str, str] = {
-    "en": "English",
-    "es": "Español",
-    "fr": "Français",
-    "de": "Deutsch",
-    "it": "Italiano",
-    "pt": "Português",
-    "ru": "Русский",
-    "zh": "中文",
-    "ja": "日本語",
-    "ko": "한국어",
-    "hi": "हिन्दी",
-    "id": "Bahasa Indonesia",
-    "vi": "Tiếng Việt",
-}
+from media_workers.shared.contract import OUTPUT_LANGUAGES
 
 LANGUAGE_CHOICES: list[tuple[str, str]] = list(OUTPUT_LANGUAGES.items())
 DEFAULT_LANGUAGE = "en"

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from media_workers.registry import Registry, WorkerInfo
+from media_workers.shared.contract import EndCall, Leave, Message, TranslationBlocked
+from media_workers.shared.registry import Registry, WorkerInfo
 
 logger = logging.getLogger(__name__)
 
@@ -70,59 +71,59 @@ def room_channels() -> dict[str, str]:
     return _with_registry(find)
 
 
-def send_translation_blocked(*, channel: str, room_public_id: str, reason: str | None) -> None:
+def send_translation_blocked(*, channel: str, room_id: str, reason: str | None) -> None:
     """Tell a media worker to stop translation in the room (a reason) or allow it again (None)."""
     async_to_sync(get_channel_layer().send)(
-        channel, {"type": "room.translation", "room": room_public_id, "blocked": reason}
+        channel, TranslationBlocked(room_id=room_id, blocked=reason).to_dict()
     )
-    logger.info("room=%s: told its worker translation is %s", room_public_id, "off" if reason else "on")
+    logger.info("room=%s: told its worker translation is %s", room_id, "off" if reason else "on")
 
 
-def _room_worker_channel(room_public_id: str) -> str | None:
+def _room_worker_channel(room_id: str) -> str | None:
     """The channel of the live media worker hosting the room's call, if one does."""
 
     async def find(registry: Registry) -> str | None:
-        worker_id = await registry.room_worker_id(room_public_id)
+        worker_id = await registry.room_worker_id(room_id)
         worker = None if worker_id is None else await registry.worker(worker_id)
         return None if worker is None else worker.channel
 
     return _with_registry(find)
 
 
-def _tell_worker(room_public_id: str, message: dict[str, Any]) -> bool:
+def _tell_worker(room_id: str, message: Message) -> bool:
     """Send the media worker hosting the room's call a message; False if none hosts it."""
-    channel = _room_worker_channel(room_public_id)
+    channel = _room_worker_channel(room_id)
     if channel is None:
         return False
-    async_to_sync(get_channel_layer().send)(channel, message)
+    async_to_sync(get_channel_layer().send)(channel, message.to_dict())
     return True
 
 
-def tell_worker_participant_left(*, room_public_id: str, participant_id: str) -> bool:
+def tell_worker_participant_left(*, room_id: str, participant_id: str) -> bool:
     """Make the room's media worker drop this participant's peer connection; False if none hosts it."""
     told = _tell_worker(
-        room_public_id,
-        {"type": "participant.leave", "room": room_public_id, "participant_id": participant_id},
+        room_id,
+        Leave(room_id=room_id, participant_id=participant_id),
     )
     if told:
-        logger.info("room=%s participant=%s: told its worker they left", room_public_id, participant_id)
+        logger.info("room=%s participant=%s: told its worker they left", room_id, participant_id)
     return told
 
 
-def tell_room_translation_blocked(*, room_public_id: str, reason: str | None) -> bool:
+def tell_room_translation_blocked(*, room_id: str, reason: str | None) -> bool:
     """Tell the media worker hosting the room to stop (or allow) translation; False if none hosts it."""
-    channel = _room_worker_channel(room_public_id)
+    channel = _room_worker_channel(room_id)
     if channel is None:
         return False
-    send_translation_blocked(channel=channel, room_public_id=room_public_id, reason=reason)
+    send_translation_blocked(channel=channel, room_id=room_id, reason=reason)
     return True
 
 
-def end_call(*, room_public_id: str) -> bool:
+def end_call(*, room_id: str) -> bool:
     """Tell the media worker hosting the room to end its call now; False if none hosts it."""
-    told = _tell_worker(room_public_id, {"type": "room.end", "room": room_public_id})
+    told = _tell_worker(room_id, EndCall(room_id=room_id))
     if told:
-        logger.info("room=%s: told its worker to end the call", room_public_id)
+        logger.info("room=%s: told its worker to end the call", room_id)
     return told
 
 

@@ -17,6 +17,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from media_workers.shared.contract import AccessCheck, Message, RoomClosed, room_group
+
 from . import live
 from .languages import OUTPUT_LANGUAGES
 from .models import CallParticipation, Invite, Membership, Profile, Room
@@ -77,12 +79,11 @@ def room_close(*, room: Room) -> Room:
     return room
 
 
-def _tell_room(public_id: str, message: dict[str, object]) -> None:
+def _tell_room(public_id: str, message: Message) -> None:
     """Send every open page of a room a message (through the channel layer)."""
-    from media_workers.call import room_group
 
     try:
-        async_to_sync(get_channel_layer().group_send)(room_group(public_id), message)
+        async_to_sync(get_channel_layer().group_send)(room_group(public_id), message.to_dict())
     except Exception:
         # The room is closed either way; pages learn it at their next message.
         logger.warning("room %s: could not tell its pages", public_id, exc_info=True)
@@ -90,9 +91,9 @@ def _tell_room(public_id: str, message: dict[str, object]) -> None:
 
 def _end_call(public_id: str, message: str) -> None:
     """End the room's call: every open page is told and leaves, its media worker hangs up."""
-    _tell_room(public_id, {"type": "room.closed", "message": message})
+    _tell_room(public_id, RoomClosed(message=message))
     try:
-        live.end_call(room_public_id=public_id)
+        live.end_call(room_id=public_id)
     except Exception:
         # Its pages leave the call by themselves (they were told just now).
         logger.warning("room %s: could not tell its media worker", public_id, exc_info=True)
@@ -197,10 +198,10 @@ def membership_remove(*, membership: Membership) -> None:
 
 def _end_access(public_id: str, membership_id: int) -> None:
     """Close the removed person's sockets (they re-check and leave) and drop them from the call."""
-    _tell_room(public_id, {"type": "access.check", "membership_id": membership_id})
+    _tell_room(public_id, AccessCheck(membership_id=membership_id))
     # Also straight to the media worker, in case their page is already gone but their peer is not.
     try:
-        live.tell_worker_participant_left(room_public_id=public_id, participant_id=str(membership_id))
+        live.tell_worker_participant_left(room_id=public_id, participant_id=str(membership_id))
     except Exception:
         logger.warning(
             "room %s: could not tell its worker membership %s left", public_id, membership_id, exc_info=True

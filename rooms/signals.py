@@ -14,6 +14,8 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from media_workers.shared.contract import AccessCheck
+
 from .models import Profile
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ def user_group(user_id: object) -> str:
 def _check_user_sockets(user: Any, ended_session: str | None = None) -> None:
     if user is None or user.pk is None:
         return
-    message = {"type": "access.check", "ended_session": ended_session}
+    message = AccessCheck(ended_session=ended_session).to_dict()
     try:
         async_to_sync(get_channel_layer().group_send)(user_group(user.pk), message)
     except Exception:

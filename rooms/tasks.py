@@ -15,6 +15,8 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from media_workers.shared.contract import USAGE_TASK, UsageReport, from_dict
+
 from . import dashboard, live, selectors, services, usage
 
 logger = logging.getLogger(__name__)
@@ -30,10 +32,11 @@ RETRY = {
 }
 
 
-@shared_task(name="rooms.tasks.record_translation_usage", **RETRY)
+@shared_task(name=USAGE_TASK, **RETRY)
 def record_translation_usage(report: dict[str, Any]) -> None:
     """Store a session's running totals; stop translation once the owner or the site is over its limit."""
-    row = usage.translation_usage_record(report=usage.UsageReport.from_payload(report))
+    # A report that does not fit the contract raises ContractError: not retried, logged by Celery.
+    row = usage.translation_usage_record(report=from_dict(UsageReport, report))
     if selectors.site_spend().reached:
         # Every call on the site stops translating now, not at the next periodic refresh.
         logger.warning("the site's monthly translation spending limit is reached")
@@ -44,7 +47,7 @@ def record_translation_usage(report: dict[str, Any]) -> None:
     reason = selectors.translation_block_reason(row.room)
     if reason is not None:
         logger.info("room=%s owner=%s: monthly quota used up", row.room_public_id, row.owner_id)
-        live.tell_room_translation_blocked(room_public_id=row.room_public_id, reason=reason)
+        live.tell_room_translation_blocked(room_id=row.room_public_id, reason=reason)
 
 
 @shared_task(name="rooms.tasks.refresh_translation_blocks", **RETRY)
@@ -59,7 +62,7 @@ def refresh_translation_blocks() -> int:
     channels = live.room_channels()
     reasons = selectors.translation_block_reasons(room_public_ids=list(channels))
     for room_id, reason in reasons.items():
-        live.send_translation_blocked(channel=channels[room_id], room_public_id=room_id, reason=reason)
+        live.send_translation_blocked(channel=channels[room_id], room_id=room_id, reason=reason)
     return len(reasons)
 
 

@@ -8,7 +8,6 @@ report never double-counts and never lowers what was already recorded.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,36 +19,11 @@ from django.db.models import Count, DecimalField, F, FloatField, Q, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from media_workers.shared.contract import UsageReport
+
 from .models import CallParticipation, DailyUsage, Membership, Room, TranslationUsage, UsageRollup
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class UsageReport:
-    """One report from a media worker (see media_workers/usage.py for the payload)."""
-
-    session_id: str
-    # The room's owner when the session started: charged whatever became of the room since.
-    payer_id: int | None
-    room_id: str
-    speaker_id: str
-    language: str
-    model: str
-    worker_id: str
-    started_at: float
-    ended_at: float | None
-    first_audio_at: float | None
-    seconds_sent: float
-    seconds_received: float
-    errors: int
-    reconnects: int
-    final: bool
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> UsageReport:
-        fields = cls.__dataclass_fields__
-        return cls(**{name: payload.get(name) for name in fields})
 
 
 def price_per_minute(model: str) -> Decimal:

@@ -54,22 +54,18 @@ ensure_venv() {
     fi
 }
 
-# Install the pinned dependencies from pyproject.toml, dev extra included, and only again
-# when pyproject.toml changes (a hash of it is kept in the venv).
+# Install the whole locked dependency tree (requirements-dev.lock: runtime plus dev extra, every
+# transitive package pinned with its hashes; scripts/lock writes it from pyproject.toml), and
+# only again when the lock changes (a hash of it is kept in the venv).
 ensure_deps() {
-    local stamp="$VENV/.deps-sha256" want have=""
-    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    local lock="$ROOT/requirements-dev.lock" stamp="$VENV/.deps-sha256" want have=""
+    want="$(sha256sum "$lock" | cut -d' ' -f1)"
     [[ -f $stamp ]] && have="$(cat "$stamp")"
     [[ $want == "$have" ]] && return
-    say "installing dependencies from pyproject.toml"
-    # The project itself is not a package ([tool.setuptools] packages = []), so install
-    # its dependency lists directly instead of building a wheel of nothing.
-    "$VENV/bin/python" - "$ROOT/pyproject.toml" >"$VENV/requirements.txt" <<'PY'
-import sys, tomllib
-project = tomllib.load(open(sys.argv[1], "rb"))["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["dev"]))
-PY
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$VENV/requirements.txt"
+    say "installing dependencies from requirements-dev.lock"
+    # --require-hashes: a file whose sha256 is not in the lock is refused, wherever pip found it.
+    # --no-deps: the lock is the whole tree already; pip must not resolve anything on its own.
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q --require-hashes --no-deps -r "$lock"
     echo "$want" >"$stamp"
 }
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from aiortc import RTCPeerConnection
 
-from media_workers.fake_openai import FakeOpenAIServer
+from media_workers.devtools.fake_openai import FakeOpenAIServer
 
 
 @pytest.fixture
@@ -16,3 +18,10 @@ async def fake() -> AsyncIterator[FakeOpenAIServer]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
+    made: list[RTCPeerConnection] = []
+    yield made
+    await asyncio.gather(*(pc.close() for pc in made))

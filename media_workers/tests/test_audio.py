@@ -8,14 +8,14 @@ import pytest
 from aiortc.codecs.opus import OpusDecoder, OpusEncoder
 from aiortc.jitterbuffer import JitterFrame
 
-from media_workers.audio import (
+from media_workers.devtools.dsp import dominant_frequency, tone
+from media_workers.runtime.audio import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
     ChunkAccumulator,
     InboundResampler,
     pcm_to_frame,
 )
-from media_workers.dsp import dominant_frequency, tone
 
 
 def _stereo_48k_frames(freq: float, count: int) -> list[av.AudioFrame]:

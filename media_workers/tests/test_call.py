@@ -17,33 +17,18 @@ import pytest
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from openai import AsyncOpenAI
 
-from media_workers import translation
-from media_workers.call import Call, plan_sessions
-from media_workers.call_client import ToneTrack, until
-from media_workers.fake_openai import FakeOpenAIServer
-from media_workers.peer import Participant, ParticipantInfo
-from media_workers.registry import connect, key_prefix
-from media_workers.slots import OwnerSlots
-from media_workers.tests.test_translation import Listener
-from media_workers.translation import TranslationSession
-from media_workers.usage import usage_payload
-from media_workers.worker import MediaWorker
-
-
-class Outbox:
-    """What the worker would send to pages and groups."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def send(self, channel: str, message: dict[str, Any]) -> None:
-        self.sent.append((channel, message))
-
-    def group_send(self, group: str, message: dict[str, Any]) -> None:
-        pass
-
-    def to(self, channel: str, kind: str) -> list[dict[str, Any]]:
-        return [m for c, m in self.sent if c == channel and m["type"] == kind]
+from media_workers.devtools.call_client import until
+from media_workers.devtools.fake_openai import FakeOpenAIServer
+from media_workers.runtime import translation
+from media_workers.runtime.call import Call
+from media_workers.runtime.peer import Participant
+from media_workers.runtime.slots import OwnerSlots
+from media_workers.runtime.translation import TranslationSession
+from media_workers.runtime.usage import usage_payload
+from media_workers.runtime.worker import MediaWorker
+from media_workers.shared.contract import EndCall, ParticipantInfo
+from media_workers.shared.registry import connect, key_prefix
+from tests.support.worker import Listener, Outbox, make_call, make_offer, person
 
 
 @pytest.fixture
@@ -55,42 +40,6 @@ async def slots() -> AsyncIterator[OwnerSlots]:
     if keys:
         await client.delete(*keys)
     await client.aclose()
-
-
-def make_call(
-    fake: FakeOpenAIServer, outbox: Outbox, slots: OwnerSlots | None = None, room: str = "room"
-) -> Call:
-    call = Call(
-        room_id=room,
-        outbox=outbox,
-        client=AsyncOpenAI(api_key="test", base_url=fake.base_url, max_retries=0),
-        on_empty=lambda call: None,
-        slots=slots,
-    )
-    call.payer_id = 7
-    return call
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
-    made: list[RTCPeerConnection] = []
-    yield made
-    await asyncio.gather(*(pc.close() for pc in made))
-
-
-async def make_offer(peers: list[RTCPeerConnection], *, video: bool = False) -> str:
-    """A browser-like offer (one audio section) from a real peer connection on 127.0.0.1."""
-    pc = RTCPeerConnection()
-    peers.append(pc)
-    pc.addTrack(ToneTrack(400))
-    if video:
-        pc.addTransceiver("video")
-    await pc.setLocalDescription(await pc.createOffer())
-    return pc.localDescription.sdp
-
-
-def person(pid: str, language: str) -> ParticipantInfo:
-    return ParticipantInfo(id=pid, name=pid, speak=language, hear=language, original_volume=0.15)
 
 
 async def join(call: Call, info: ParticipantInfo, sdp: str) -> None:
@@ -209,30 +158,6 @@ async def test_it_runs_at_most_the_calls_limit_of_translations_and_says_why_to_t
     assert fake.total_connections == 2
 
 
-@pytest.mark.parametrize(
-    ("wanted", "running", "listeners", "limit", "plan"),
-    [
-        # Under the limit: all of them.
-        ({("a", "es"), ("b", "en")}, set(), {"es": 1, "en": 1}, 4, {("a", "es"), ("b", "en")}),
-        # Running sessions keep their place over new ones.
-        ({("a", "es"), ("b", "fr")}, {("b", "fr")}, {"es": 3, "fr": 1}, 1, {("b", "fr")}),
-        # Then those more people listen to.
-        ({("a", "es"), ("a", "fr")}, set(), {"es": 1, "fr": 2}, 1, {("a", "fr")}),
-        # Then a fixed order.
-        ({("b", "es"), ("a", "es")}, set(), {"es": 1}, 1, {("a", "es")}),
-        ({("a", "es")}, set(), {"es": 1}, 0, set()),
-    ],
-)
-def test_it_plans_which_translations_run_under_the_limit(
-    wanted: set[tuple[str, str]],
-    running: set[tuple[str, str]],
-    listeners: dict[str, int],
-    limit: int,
-    plan: set[tuple[str, str]],
-) -> None:
-    assert plan_sessions(wanted, running=running, listeners=listeners, limit=limit) == plan
-
-
 def session_of(payer: int) -> TranslationSession:
     return TranslationSession(
         client=AsyncOpenAI(api_key="test", base_url="http://127.0.0.1:9/v1"),
@@ -347,7 +272,7 @@ async def test_the_worker_hangs_up_a_call_whose_room_was_closed_or_deleted(
         pcs = [p.pc for p in call.participants.values()]
 
         # Whatever the pages do: they may never send their `leave`.
-        worker.dispatch({"type": "room.end", "room": call.room_id})
+        worker.dispatch(EndCall(room_id=call.room_id).to_dict())
 
         assert worker.calls == {}
         assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)

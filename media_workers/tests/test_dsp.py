@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from media_workers import dsp
+from media_workers.devtools import dsp
 
 
 @pytest.mark.parametrize("freq", [110.0, 237.3, 400.0, 1234.5, 3000.0])

@@ -23,9 +23,9 @@ from openai.types.realtime import RealtimeTranslationSessionUpdateRequestParam
 from openai.types.websocket_reconnection import ReconnectingEvent
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 
-from media_workers import dsp
-from media_workers.call_client import until
-from media_workers.fake_openai import TONE_FACTORS, FakeOpenAIServer, is_loopback
+from media_workers.devtools import dsp
+from media_workers.devtools.call_client import until
+from media_workers.devtools.fake_openai import TONE_FACTORS, FakeOpenAIServer, is_loopback
 
 MODEL = "gpt-realtime-translate"
 ROOT = Path(__file__).resolve().parents[2]
@@ -396,7 +396,7 @@ async def test_it_refuses_a_connection_without_a_bearer_token(start_server: Star
 
 
 async def test_it_never_logs_the_api_key(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="media_workers.fake_openai")
+    caplog.set_level(logging.DEBUG, logger="media_workers.devtools.fake_openai.server")
     server = await start_server()
     client = AsyncOpenAI(api_key="sk-very-secret", base_url=server.base_url)
     async with client.realtime.translations.connect(model=MODEL) as connection:

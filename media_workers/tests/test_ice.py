@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from media_workers.ice import BadOffer, parse_peer_networks, screen_offer
+from media_workers.runtime.ice import BadOffer, parse_peer_networks, screen_offer
 
 GLOBAL = parse_peer_networks([])
 

@@ -11,10 +11,10 @@ import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from media_workers.audio import FRAME_SAMPLES, SAMPLE_RATE, InboundResampler
-from media_workers.dsp import dominant_frequency, tone
-from media_workers.mixer import ListenerTrack
-from media_workers.playout import PlayoutBuffer
+from media_workers.devtools.dsp import dominant_frequency, tone
+from media_workers.runtime.audio import FRAME_SAMPLES, SAMPLE_RATE, InboundResampler
+from media_workers.runtime.mixer import ListenerTrack
+from media_workers.runtime.playout import PlayoutBuffer
 
 
 def _buffer_with(*values: int) -> PlayoutBuffer:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media_workers.playout import PlayoutBuffer
+from media_workers.runtime.playout import PlayoutBuffer
 
 
 def _ramp(start: int, count: int) -> np.ndarray:

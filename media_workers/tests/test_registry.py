@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from media_workers.registry import Registry
+from media_workers.shared.registry import Registry
 
 
 @pytest.fixture

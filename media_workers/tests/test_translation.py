@@ -16,38 +16,18 @@ import numpy as np
 import pytest
 from openai import AsyncOpenAI
 
-from media_workers.call_client import until
-from media_workers.dsp import SAMPLE_RATE, ToneGenerator, dominant_frequency
-from media_workers.fake_openai import TONE_FACTORS, FakeOpenAIServer
-from media_workers.stack import free_port
-from media_workers.translation import (
+from media_workers.devtools.call_client import until
+from media_workers.devtools.dsp import SAMPLE_RATE, ToneGenerator, dominant_frequency
+from media_workers.devtools.fake_openai import TONE_FACTORS, FakeOpenAIServer
+from media_workers.devtools.stack import free_port
+from media_workers.runtime.translation import (
     TranslationSession,
     Usage,
     append_message,
     next_month_start,
     rotation_delay,
 )
-
-
-class Listener:
-    """Collects what a session hands the call."""
-
-    def __init__(self) -> None:
-        self.audio = bytearray()
-        # Each output delta as it arrived: one engine frame (or the flushed part of one).
-        self.deltas: list[bytes] = []
-        self.transcripts: list[tuple[str, str]] = []
-        self.statuses: list[str] = []
-
-    def on_translated_audio(self, session: TranslationSession, pcm: bytes) -> None:
-        self.audio += pcm
-        self.deltas.append(pcm)
-
-    def on_transcript(self, session: TranslationSession, *, kind: str, text: str) -> None:
-        self.transcripts.append((kind, text))
-
-    def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None:
-        self.statuses.append(status)
+from tests.support.worker import Listener
 
 
 def session_for(base_url: str, listener: Listener, **options: Any) -> TranslationSession:

@@ -1,25 +1,24 @@
-"""The people in the room tests: an owner, an invited member, a guest, an outsider and staff."""
+"""The people in the room tests (an owner, an invited member, a guest, an outsider and staff),
+and a stand-in media worker."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
+from asgiref.sync import async_to_sync
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, AnonymousUser
-from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.auth.models import AbstractUser
 from django.test import Client
 
-from media_workers.registry import Registry
 from rooms import services
 from rooms.models import Room
-from rooms.routing import websocket_urlpatterns
-
-PASSWORD = "correct horse battery staple"
+from tests.support.people import make_user
+from tests.support.standin import announce_worker, retire_worker
 
 
 @pytest.fixture(autouse=True)
@@ -36,20 +35,6 @@ def _fresh_cache() -> Iterator[None]:
         client.delete(*keys)
     client.close()
     yield
-
-
-def make_user(email: str, display_name: str, hear_language: str = "en", **extra: object) -> AbstractUser:
-    user = get_user_model().objects.create_user(username=email, email=email, password=PASSWORD, **extra)
-    services.profile_update(
-        profile=user.profile,
-        display_name=display_name,
-        hear_language=hear_language,
-        speak_language=hear_language,
-        # Pages in English, whatever they hear: these tests read English (test_page_language.py
-        # and test_catalogs.py read the others).
-        page_language="en",
-    )
-    return user
 
 
 @pytest.fixture
@@ -98,27 +83,6 @@ def staff(db: None) -> AbstractUser:
     return make_user("sam@example.com", "Sam Staff", "en", is_staff=True, is_superuser=True)
 
 
-def logged_in_session(user: AbstractUser) -> SessionBase:
-    """A real Django session logging `user` in, as a browser's cookie carries it to the websocket."""
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    return client.session
-
-
-def room_socket(
-    public_id: str, user: AbstractUser | AnonymousUser, *, origin: str | None = "http://testserver"
-) -> WebsocketCommunicator:
-    """A room page's websocket for `user`, with the session their login made (if any)."""
-    headers = [(b"host", b"testserver")]
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/rooms/{public_id}/", headers)
-    comm.scope["user"] = user
-    if user.is_authenticated:
-        comm.scope["session"] = logged_in_session(user)
-    return comm
-
-
 @pytest.fixture
 def client_for() -> Callable[[AbstractUser], Client]:
     """A browser of its own for each person, already logged in."""
@@ -131,34 +95,12 @@ def client_for() -> Callable[[AbstractUser], Client]:
     return make
 
 
-async def announce_worker(
-    worker_id: str,
-    *,
-    channel: str,
-    host: str = "h",
-    capacity: int = 5,
-    participants: int = 0,
-    sessions: int = 0,
-    ttl: float = 30,
-) -> None:
-    """Register a stand-in media worker (a test listening on `channel`) as live in Redis."""
-    registry = Registry()
-    await registry.heartbeat(
-        worker_id=worker_id,
-        host=host,
-        pid=1,
-        channel=channel,
-        capacity=capacity,
-        participants=participants,
-        sessions=sessions,
-        draining=False,
-        ttl=ttl,
-    )
-    await registry.close()
+@pytest.fixture
+def worker(db: None) -> Iterator[tuple[Any, str, str]]:
+    """A live stand-in media worker: (its channel layer, its channel, its id)."""
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    channel = async_to_sync(layer.new_channel)(prefix="mediaworker")
 
-
-async def retire_worker(worker_id: str) -> None:
-    """Remove a stand-in media worker and free its rooms."""
-    registry = Registry()
-    await registry.unregister(worker_id)
-    await registry.close()
+    async_to_sync(announce_worker)("task-worker", channel=channel)
+    yield layer, channel, "task-worker"
+    async_to_sync(retire_worker)("task-worker")

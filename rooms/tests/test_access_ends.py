@@ -23,7 +23,8 @@ from django.test import Client
 from rooms import services
 from rooms.models import Membership, Room
 from rooms.routing import websocket_urlpatterns
-from rooms.tests.conftest import PASSWORD, announce_worker, make_user, retire_worker
+from tests.support.people import PASSWORD, make_user
+from tests.support.standin import announce_worker, retire_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

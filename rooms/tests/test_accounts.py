@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
 
-from rooms.tests.conftest import PASSWORD
+from tests.support.people import PASSWORD
 
 
 def test_it_signs_up_with_email_and_password(client: Client, db: None) -> None:

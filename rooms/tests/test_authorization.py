@@ -16,8 +16,7 @@ from django.urls import get_resolver
 
 from rooms import services
 from rooms.models import Invite, Membership, Room
-
-from .conftest import make_user, room_socket
+from tests.support.people import make_user, room_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

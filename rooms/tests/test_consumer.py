@@ -19,11 +19,12 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
-from media_workers.registry import Registry
+from media_workers.shared.registry import Registry
 from rooms import services
 from rooms.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from rooms.models import Membership, Room
-from rooms.tests.conftest import announce_worker, retire_worker, room_socket
+from tests.support.people import room_socket
+from tests.support.standin import announce_worker, retire_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -232,7 +233,7 @@ async def test_it_routes_an_offer_to_the_rooms_worker_and_relays_the_answer(
         join = await layer.receive(worker_channel)
         membership = await database_sync_to_async(Membership.objects.get)(room=room, user=member)
         assert join["type"] == "participant.join"
-        assert join["room"] == room.public_id
+        assert join["room_id"] == room.public_id
         assert join["sdp"] == SDP
         assert join["participant"]["id"] == str(membership.pk)
         assert join["participant"]["hear"] == "en"

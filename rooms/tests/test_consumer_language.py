@@ -12,7 +12,7 @@ from django.utils import translation
 
 from rooms import services
 from rooms.consumers import translated
-from rooms.tests.conftest import room_socket
+from tests.support.people import room_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

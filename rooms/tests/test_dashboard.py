@@ -13,11 +13,11 @@ from django.contrib.auth.models import AbstractUser
 from django.test import Client
 from django.utils import timezone
 
-from media_workers.registry import Registry
+from media_workers.shared.registry import Registry
 from rooms import services
 from rooms.models import CallParticipation, Room
-from rooms.tests.conftest import announce_worker, retire_worker
-from rooms.tests.test_usage import make_report, record
+from tests.support.standin import announce_worker, retire_worker
+from tests.support.usage import make_report, record
 
 URL = "/admin/rooms/usagedashboard/"
 

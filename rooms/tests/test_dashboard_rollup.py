@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from rooms import dashboard, services, tasks
 from rooms.models import DailyUsage, Room, TranslationUsage
-from rooms.tests.test_usage import make_report, record
+from tests.support.usage import make_report, record
 
 DAY = 86400
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from rooms import services
 from rooms.models import Invite, Membership, Room
-from rooms.tests.conftest import PASSWORD, make_user
+from tests.support.people import PASSWORD, make_user
 
 
 def break_invite(room: Room, how: str) -> None:

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from rooms import services
 from rooms.models import Invite, Membership, Room
 from rooms.selectors import InviteFailure, invite_problem
-from rooms.tests.conftest import make_user
+from tests.support.people import make_user
 
 
 def check_passes_once_on_stale_data(monkeypatch: pytest.MonkeyPatch) -> None:

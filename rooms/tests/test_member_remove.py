@@ -9,7 +9,7 @@ from django.test import Client
 
 from rooms import services
 from rooms.models import Invite, Membership, Room
-from rooms.tests.conftest import make_user
+from tests.support.people import make_user
 
 
 def test_it_lets_the_owner_remove_a_member_and_a_guest(

@@ -17,8 +17,9 @@ from django.test import Client, override_settings
 
 from rooms.models import CallParticipation, Room
 from rooms.selectors import translation_block_reason
-from rooms.tests.conftest import announce_worker, retire_worker, room_socket
-from rooms.tests.test_usage import make_report, record
+from tests.support.people import room_socket
+from tests.support.standin import announce_worker, retire_worker
+from tests.support.usage import make_report, record
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 
@@ -52,7 +53,7 @@ def test_it_counts_only_this_calendar_month(
 def test_it_counts_the_new_months_part_of_a_session_that_runs_into_it(
     room: Room, owner: AbstractUser, client_for: Callable[[AbstractUser], Client]
 ) -> None:
-    """A session running into a new month is reported in two parts (media_workers/translation.py)."""
+    """A session running into a new month is reported in two parts (media_workers/runtime/translation.py)."""
     owner.profile.monthly_minutes_quota = 100
     owner.profile.save()
     boundary = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()

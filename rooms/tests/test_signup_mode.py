@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from rooms.models import Membership, Room
-from rooms.tests.conftest import PASSWORD
+from tests.support.people import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

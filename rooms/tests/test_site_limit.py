@@ -13,8 +13,8 @@ from django.test import Client
 
 from rooms import selectors, services, tasks
 from rooms.models import Room
-from rooms.tests.test_tasks import host, receive, worker  # noqa: F401 (a fixture)
-from rooms.tests.test_usage import make_report, record
+from tests.support.standin import host, receive
+from tests.support.usage import make_report, record
 
 # At the default price ($0.034 a minute) 30 minutes cost $1.02.
 THIRTY_MINUTES = 1800.0
@@ -46,7 +46,7 @@ def test_it_tells_every_live_call_at_once_when_a_report_reaches_the_limit(
     room: Room,
     outsider: AbstractUser,
     settings: Any,
-    worker: tuple[Any, str, str],  # noqa: F811
+    worker: tuple[Any, str, str],
 ) -> None:
     layer, channel, _ = worker
     settings.GLOBAL_MONTHLY_SPEND_LIMIT = 1.0
@@ -54,7 +54,7 @@ def test_it_tells_every_live_call_at_once_when_a_report_reaches_the_limit(
     for live_room in (room, others):
         host(live_room)
     tasks.record_translation_usage.apply(args=[make_report(room, seconds_sent=THIRTY_MINUTES)]).get()
-    told = {message["room"]: message["blocked"] for message in (receive(layer, channel) for _ in range(2))}
+    told = {m.room_id: m.blocked for m in (receive(layer, channel) for _ in range(2))}  # type: ignore[attr-defined]
     assert told == {
         room.public_id: selectors.SITE_LIMIT_REACHED,
         others.public_id: selectors.SITE_LIMIT_REACHED,

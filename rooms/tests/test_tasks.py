@@ -6,54 +6,23 @@ Real Redis for the registry and the channel layer; test_tasks_worker.py runs the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels import DEFAULT_CHANNEL_LAYER
-from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.db import OperationalError
 from django.utils import timezone
 
-from media_workers.registry import Registry
+from media_workers.shared.contract import TranslationBlocked
+from media_workers.shared.registry import Registry
 from rooms import services, tasks, usage
 from rooms.models import CallParticipation, DailyUsage, Invite, Membership, Room, TranslationUsage
-from rooms.tests.conftest import announce_worker, retire_worker
-from rooms.tests.test_usage import make_report, record
-
-
-@pytest.fixture
-def worker(db: None) -> Iterator[tuple[Any, str, str]]:
-    """A live stand-in media worker: (its channel layer, its channel, its id)."""
-    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-    channel = async_to_sync(layer.new_channel)(prefix="mediaworker")
-
-    async_to_sync(announce_worker)("task-worker", channel=channel)
-    yield layer, channel, "task-worker"
-    async_to_sync(retire_worker)("task-worker")
-
-
-def host(room: Room) -> None:
-    """Assign the room to the live worker, as a signalling connection's offer does."""
-
-    async def claim() -> None:
-        registry = Registry()
-        assert await registry.claim_room(room.public_id) is not None
-        await registry.close()
-
-    async_to_sync(claim)()
-
-
-def receive(layer: Any, channel: str) -> dict[str, Any]:
-    async def get() -> dict[str, Any]:
-        return await asyncio.wait_for(layer.receive(channel), 5)  # type: ignore[no-any-return]
-
-    return async_to_sync(get)()
+from tests.support.standin import host, receive
+from tests.support.usage import make_report, record
 
 
 def test_it_retries_a_report_when_the_database_is_briefly_away(room: Room) -> None:
@@ -85,9 +54,9 @@ def test_it_stops_translation_in_the_room_when_the_owner_runs_out(
     tasks.record_translation_usage.apply(kwargs={"report": report}).get()
     tasks.record_translation_usage.apply(kwargs={"report": {**report, "seconds_sent": 120.0}}).get()
     message = receive(layer, channel)
-    assert message["type"] == "room.translation"
-    assert message["room"] == room.public_id
-    assert "this month's 2 translation minutes" in message["blocked"]
+    assert isinstance(message, TranslationBlocked)
+    assert message.room_id == room.public_id
+    assert "this month's 2 translation minutes" in (message.blocked or "")
 
 
 def test_it_sends_nothing_to_the_worker_under_quota(room: Room, worker: tuple[Any, str, str]) -> None:

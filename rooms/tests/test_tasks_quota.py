@@ -12,25 +12,26 @@ from unittest.mock import patch
 from django.contrib.auth.models import AbstractUser
 from django.test import override_settings
 
+from media_workers.shared.contract import TranslationBlocked
 from rooms import live, selectors, services, tasks
 from rooms.models import Room
-from rooms.tests.test_tasks import host, receive, worker  # noqa: F401 (a fixture)
-from rooms.tests.test_usage import make_report, record
+from tests.support.standin import host, receive
+from tests.support.usage import make_report, record
 
 
 def refresh(layer: Any, channel: str) -> dict[str, str | None]:
     """Run the task; what the worker was told, room by room."""
     told = tasks.refresh_translation_blocks.apply().get()
     messages = [receive(layer, channel) for _ in range(told)]
-    assert {message["type"] for message in messages} <= {"room.translation"}
-    return {message["room"]: message["blocked"] for message in messages}
+    assert all(isinstance(message, TranslationBlocked) for message in messages)
+    return {message.room_id: message.blocked for message in messages}  # type: ignore[attr-defined]
 
 
 def test_it_blocks_every_live_room_of_an_owner_over_quota(
     room: Room,
     owner: AbstractUser,
     outsider: AbstractUser,
-    worker: tuple[Any, str, str],  # noqa: F811
+    worker: tuple[Any, str, str],
 ) -> None:
     layer, channel, _ = worker
     owner.profile.monthly_minutes_quota = 2
@@ -55,7 +56,7 @@ def test_it_keeps_blocking_a_live_call_charged_to_an_earlier_owner_over_quota(
     room: Room,
     owner: AbstractUser,
     outsider: AbstractUser,
-    worker: tuple[Any, str, str],  # noqa: F811
+    worker: tuple[Any, str, str],
 ) -> None:
     """The room changes hands mid-call: its running translations are still charged to the old
     owner, so the old owner's quota decides until they end."""
@@ -84,7 +85,7 @@ def test_it_keeps_blocking_a_live_call_charged_to_an_earlier_owner_over_quota(
 def test_it_lifts_the_block_when_the_quota_is_raised(
     room: Room,
     owner: AbstractUser,
-    worker: tuple[Any, str, str],  # noqa: F811
+    worker: tuple[Any, str, str],
 ) -> None:
     layer, channel, _ = worker
     owner.profile.monthly_minutes_quota = 2
@@ -103,7 +104,7 @@ def test_it_lifts_the_block_when_the_quota_is_raised(
 def test_it_lifts_the_block_in_a_new_month(
     room: Room,
     owner: AbstractUser,
-    worker: tuple[Any, str, str],  # noqa: F811
+    worker: tuple[Any, str, str],
 ) -> None:
     layer, channel, _ = worker
     host(room)

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.db import close_old_connections
 
-from media_workers.stack import Stack
-from media_workers.usage import send_to_celery
+from media_workers.devtools.stack import Stack
+from media_workers.runtime.usage import send_to_celery
 from rooms.models import Room, TranslationUsage
-from rooms.tests.test_usage import make_report
-from tests.e2e.conftest import database_url
+from tests.support.stack import database_url
+from tests.support.usage import make_report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,16 +20,26 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from media_workers.call_client import write_wav
-from media_workers.dsp import tone
-from media_workers.stack import ROOT, Stack
-from tests.e2e.conftest import PASSWORD, database_url
+from media_workers.devtools.call_client import write_wav
+from media_workers.devtools.dsp import tone
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import ROOT, Stack
+from tests.support.people import PASSWORD, Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
 
 CHROMIUM = "/usr/bin/chromium"
 # Chrome's fake capture device runs at 48 kHz; a file at that rate is played without resampling.
 WAV_RATE = 48_000
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 # How much of what a page plays must be one tone to say it hears it, and below which it is absent.
+ALICE = Person("alice@example.com", "Alice", "en")
+BRUNO = Person("bruno@example.com", "Bruno", "es")
+ALICE_TONE = 400
+BRUNO_TONE = 1000
+ALICE_IN_SPANISH = ALICE_TONE * TONE_FACTORS["es"]
+ALICE_IN_GERMAN = ALICE_TONE * TONE_FACTORS["de"]
+BRUNO_IN_ENGLISH = BRUNO_TONE * TONE_FACTORS["en"]
 HEARS = 0.4
 ABSENT = 0.01
 # Every wait in these tests ends: the call usually settles within a few seconds.
@@ -57,11 +67,8 @@ CHROMIUM_ARGS = [
 def stack(django_db_setup: None) -> Iterator[Stack]:
     """One set of service processes per module: starting them is the slow part, and a stack
     must not outlive its module (the next module's stack would share its Redis registry)."""
-    running = Stack(database_url=database_url(), fake_mode="tone").start()
-    try:
+    with running_stack(fake_mode="tone") as running:
         yield running
-    finally:
-        running.stop()
 
 
 Launch = Callable[..., Browser]
@@ -181,3 +188,40 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / name
     page.screenshot(path=str(path))
     return path
+
+
+@pytest.fixture
+def room_url(stack: Stack) -> str:
+    """A room of Alice's, made before any browser starts (see conftest)."""
+    return f"{stack.base_url}/r/{make_room(ALICE).public_id}/"
+
+
+def open_room(page: Page, stack: Stack, room_url: str) -> None:
+    log_in(page, stack.base_url, ALICE.email)
+    page.goto(room_url)
+
+
+def hello() -> dict[str, object]:
+    """What the server says first, as the consumer sends it."""
+    return {
+        "type": "hello",
+        "participant": {
+            "id": "1",
+            "name": "Alice",
+            "speak": "en",
+            "hear": "en",
+            "original_volume": 0.15,
+            "translation_volume": 1.0,
+            "muted": False,
+        },
+        "room": {"id": "room", "name": "Kitchen table"},
+        "demo": False,
+        "ice_servers": [],
+        "languages": {"en": "English", "es": "Español"},
+        "original_volume": 0.15,
+    }
+
+
+def assert_hears(page: Page, freq: float) -> None:
+    share = until_hears(page, freq)
+    assert share > HEARS, f"{page.url} plays {freq:.0f} Hz at only {share:.2f} of its sound"

@@ -12,12 +12,11 @@ import re
 import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
-from media_workers.stack import Stack
+from media_workers.devtools.stack import Stack
 from rooms import services
-from tests.e2e.conftest import Person, make_user
+from tests.support.people import Person, user_for
 
-from .conftest import Launch, new_page
-from .test_failures import hello, open_room, room_url  # noqa: F401 (room_url: a fixture)
+from .conftest import Launch, hello, new_page, open_room
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +33,7 @@ TURN = {"urls": ["turn:127.0.0.1:9?transport=udp"], "username": "1:1", "credenti
 )
 def test_it_says_why_access_ended_and_does_not_retry(
     stack: Stack,
-    room_url: str,  # noqa: F811 (the fixture)
+    room_url: str,
     chromium: Launch,
     code: int,
     reason: str,
@@ -60,7 +59,7 @@ def test_it_says_why_access_ended_and_does_not_retry(
 
 def test_it_renews_turn_credentials_before_they_expire(
     stack: Stack,
-    room_url: str,  # noqa: F811 (the fixture)
+    room_url: str,
     chromium: Launch,
 ) -> None:
     page = new_page(chromium())
@@ -84,7 +83,7 @@ def test_it_renews_turn_credentials_before_they_expire(
 
 def test_it_asks_for_nothing_without_turn(
     stack: Stack,
-    room_url: str,  # noqa: F811 (the fixture)
+    room_url: str,
     chromium: Launch,
 ) -> None:
     page = new_page(chromium())
@@ -104,14 +103,14 @@ def test_it_asks_for_nothing_without_turn(
 @pytest.fixture
 def invite_link(stack: Stack) -> str:
     """An invite to a room of Bruno's, made before any browser starts (see conftest)."""
-    owner = make_user(Person("bruno@example.com", "Bruno", "es"))
+    owner = user_for(Person("bruno@example.com", "Bruno", "es"))
     _, issued = services.room_create(owner=owner, name="Bruno's kitchen")
     return f"{stack.base_url}/i/{issued.token}/"
 
 
 def test_it_joins_a_signed_in_person_only_when_they_confirm(
     stack: Stack,
-    room_url: str,  # noqa: F811 (the fixture: Alice's account)
+    room_url: str,
     invite_link: str,
     chromium: Launch,
 ) -> None:

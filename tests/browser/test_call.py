@@ -10,14 +10,21 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Stack
-from tests.e2e.conftest import PASSWORD, Person, make_room
+from media_workers.devtools.stack import Stack
+from tests.support.people import PASSWORD, Person
+from tests.support.rooms import make_room
 
 from .conftest import (
     ABSENT,
-    HEARS,
+    ALICE,
+    ALICE_IN_GERMAN,
+    ALICE_IN_SPANISH,
+    ALICE_TONE,
+    BRUNO,
+    BRUNO_IN_ENGLISH,
+    BRUNO_TONE,
     Launch,
+    assert_hears,
     caption_tones,
     join_call,
     listen,
@@ -29,22 +36,9 @@ from .conftest import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ALICE = Person("alice@example.com", "Alice", "en")
-BRUNO = Person("bruno@example.com", "Bruno", "es")
-ALICE_TONE = 400
-BRUNO_TONE = 1000
-ALICE_IN_SPANISH = ALICE_TONE * TONE_FACTORS["es"]
-ALICE_IN_GERMAN = ALICE_TONE * TONE_FACTORS["de"]
-BRUNO_IN_ENGLISH = BRUNO_TONE * TONE_FACTORS["en"]
-
 
 def hears_tone_in_captions(page: Page, freq: float) -> bool:
     return any(abs(found - freq) <= 0.03 * freq for found in caption_tones(page))
-
-
-def assert_hears(page: Page, freq: float) -> None:
-    share = until_hears(page, freq)
-    assert share > HEARS, f"{page.url} plays {freq:.0f} Hz at only {share:.2f} of its sound"
 
 
 def assert_silent(page: Page, freq: float) -> None:

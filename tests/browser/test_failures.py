@@ -15,47 +15,13 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from media_workers.stack import Stack
-from tests.e2e.conftest import Person, make_room
+from media_workers.devtools.stack import Stack
 
-from .conftest import Launch, log_in, new_page
+from .conftest import Launch, hello, new_page, open_room
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ALICE = Person("alice@example.com", "Alice", "en")
 SOCKET = re.compile(r"/ws/rooms/")
-
-
-@pytest.fixture
-def room_url(stack: Stack) -> str:
-    """A room of Alice's, made before any browser starts (see conftest)."""
-    return f"{stack.base_url}/r/{make_room(ALICE).public_id}/"
-
-
-def open_room(page: Page, stack: Stack, room_url: str) -> None:
-    log_in(page, stack.base_url, ALICE.email)
-    page.goto(room_url)
-
-
-def hello() -> dict[str, object]:
-    """What the server says first, as the consumer sends it."""
-    return {
-        "type": "hello",
-        "participant": {
-            "id": "1",
-            "name": "Alice",
-            "speak": "en",
-            "hear": "en",
-            "original_volume": 0.15,
-            "translation_volume": 1.0,
-            "muted": False,
-        },
-        "room": {"id": "room", "name": "Kitchen table"},
-        "demo": False,
-        "ice_servers": [],
-        "languages": {"en": "English", "es": "Español"},
-        "original_volume": 0.15,
-    }
 
 
 def test_it_says_the_microphone_was_denied(stack: Stack, room_url: str, chromium: Launch) -> None:

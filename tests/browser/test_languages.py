@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Stack
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import Stack
 from rooms import services
-from tests.e2e.conftest import Person, make_user
+from tests.support.people import Person, user_for
 
 from .conftest import UI_TIMEOUT_MS, Launch, join_call, log_in, new_page, screenshot, until_hears
 
@@ -27,7 +27,7 @@ BRUNO_TONE = 1000
 @pytest.fixture
 def invite_path() -> str:
     """A room Alice owns and its invite link, made before any browser starts (see conftest)."""
-    _room, issued = services.room_create(owner=make_user(ALICE), name="Mesa de la cocina")
+    _room, issued = services.room_create(owner=user_for(ALICE), name="Mesa de la cocina")
     return f"/i/{issued.token}/"
 
 

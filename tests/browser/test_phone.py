@@ -16,11 +16,26 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from media_workers.stack import ROOT, Stack
-from tests.e2e.conftest import Person, make_room
+from media_workers.devtools.stack import ROOT, Stack
+from tests.support.people import Person
+from tests.support.rooms import make_room
 
-from .conftest import HEARS, Launch, join_call, listen, log_in, new_page, until_hears
-from .test_call import ALICE, ALICE_IN_SPANISH, ALICE_TONE, BRUNO, BRUNO_IN_ENGLISH, BRUNO_TONE, assert_hears
+from .conftest import (
+    ALICE,
+    ALICE_IN_SPANISH,
+    ALICE_TONE,
+    BRUNO,
+    BRUNO_IN_ENGLISH,
+    BRUNO_TONE,
+    HEARS,
+    Launch,
+    assert_hears,
+    join_call,
+    listen,
+    log_in,
+    new_page,
+    until_hears,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

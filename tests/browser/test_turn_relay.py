@@ -1,6 +1,6 @@
 """A call relayed through a real coturn, as for a phone on a cellular network.
 
-coturn runs on loopback with docker-compose.yml's flags (media_workers.stack.Coturn), the web
+coturn runs on loopback with docker-compose.yml's flags (media_workers.devtools.stack.Coturn), the web
 tier hands each page its own TURN credentials (TURN_URLS, TURN_SECRET), and both Chromiums
 are held to relay candidates only (iceTransportPolicy "relay"), so no audio can reach the
 media worker except through coturn.
@@ -13,9 +13,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Coturn, Stack
-from tests.e2e.conftest import Person, database_url, make_room
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import Coturn, Stack
+from tests.support.people import Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
 
 from .conftest import HEARS, Launch, join_call, log_in, new_page, until_hears
 
@@ -55,15 +57,9 @@ async () => {
 
 @pytest.fixture(scope="module")
 def stack(django_db_setup: None, coturn: Coturn) -> Iterator[Stack]:
-    running = Stack(
-        database_url=database_url(),
-        fake_mode="tone",
-        extra_env={"TURN_URLS": coturn.url, "TURN_SECRET": coturn.secret, "TURN_TTL_SECONDS": "600"},
-    ).start()
-    try:
+    env = {"TURN_URLS": coturn.url, "TURN_SECRET": coturn.secret, "TURN_TTL_SECONDS": "600"}
+    with running_stack(fake_mode="tone", extra_env=env) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import CallClient, until
-from media_workers.dsp import SAMPLE_RATE, band_energy
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Stack
+from media_workers.devtools.call_client import CallClient, until
+from media_workers.devtools.dsp import SAMPLE_RATE, band_energy
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import Stack
 from rooms import services
-
-from .conftest import ABSENT, HEARS, Person, make_room, participant, share
+from tests.support.calls import ABSENT, HEARS, participant, share
+from tests.support.people import Person
+from tests.support.rooms import make_room
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

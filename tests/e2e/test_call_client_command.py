@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from media_workers.dsp import SAMPLE_RATE, band_energy
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import ROOT, Stack
+from media_workers.devtools.dsp import SAMPLE_RATE, band_energy
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import ROOT, Stack
 from rooms import services
-
-from .conftest import Person, make_user
+from tests.support.people import Person, user_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +28,7 @@ def heard(path: Path) -> np.ndarray:
 def test_it_joins_two_guests_by_invite_and_records_each_others_translation(
     stack: Stack, tmp_path: Path
 ) -> None:
-    owner = make_user(Person("host@example.com", "Host", "en"))
+    owner = user_for(Person("host@example.com", "Host", "en"))
     _, issued = services.room_create(owner=owner, name="Command line")
     invite = f"{stack.base_url}/i/{issued.token}/"
 

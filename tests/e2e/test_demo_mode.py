@@ -8,11 +8,13 @@ from collections.abc import Iterator
 import pytest
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import until
-from media_workers.fake_openai import DEMO_PITCH_FACTOR
-from media_workers.stack import Stack
-
-from .conftest import ABSENT, HEARS, Person, database_url, make_room, participant, share
+from media_workers.devtools.call_client import until
+from media_workers.devtools.fake_openai import DEMO_PITCH_FACTOR
+from media_workers.devtools.stack import Stack
+from tests.support.calls import ABSENT, HEARS, participant, share
+from tests.support.people import Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -22,11 +24,8 @@ KENJI = Person("kenji@example.com", "Kenji", "ja")
 
 @pytest.fixture(scope="module")
 def demo_stack(django_db_setup: None) -> Iterator[Stack]:
-    stack = Stack(database_url=database_url(), fake_mode="demo").start()
-    try:
+    with running_stack(fake_mode="demo") as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_it_plays_each_the_others_voice_pitch_shifted_and_says_it_is_a_demo(demo_stack: Stack) -> None:

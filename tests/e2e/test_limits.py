@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import until
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Stack
-
-from .conftest import HEARS, Person, database_url, make_room, participant, share
+from media_workers.devtools.call_client import until
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import Stack
+from tests.support.calls import HEARS, participant, share
+from tests.support.people import Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,19 +33,13 @@ LANGUAGE_CHANGE_SECONDS = 3.0
 
 @pytest.fixture(scope="module")
 def stack(django_db_setup: None) -> Iterator[Stack]:
-    running = Stack(
-        database_url=database_url(),
-        fake_mode="tone",
-        extra_env={
-            "MAX_PARTICIPANTS_PER_CALL": "2",
-            "MUTED_SESSION_CLOSE_SECONDS": str(MUTED_CLOSE_SECONDS),
-            "LANGUAGE_CHANGE_INTERVAL_SECONDS": str(LANGUAGE_CHANGE_SECONDS),
-        },
-    ).start()
-    try:
+    env = {
+        "MAX_PARTICIPANTS_PER_CALL": "2",
+        "MUTED_SESSION_CLOSE_SECONDS": str(MUTED_CLOSE_SECONDS),
+        "LANGUAGE_CHANGE_INTERVAL_SECONDS": str(LANGUAGE_CHANGE_SECONDS),
+    }
+    with running_stack(fake_mode="tone", extra_env=env) as running:
         yield running
-    finally:
-        running.stop()
 
 
 async def stats(stack: Stack) -> dict[str, Any]:

@@ -9,22 +9,30 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import close_old_connections
 
-from media_workers.call_client import CallClient, until
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Stack
+from media_workers.devtools.call_client import CallClient, until
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import Stack
 from rooms import live, services
-from rooms.models import Room, TranslationUsage
-from rooms.tests.test_usage import make_report, record
-
-from .conftest import Person, database_url, make_room
-from .test_call import HEARS, participant, share
+from rooms.models import Room
+from tests.support.calls import (
+    HEARS,
+    eventually,
+    open_sessions,
+    participant,
+    share,
+    usage_rows,
+    usage_rows_of,
+)
+from tests.support.people import Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
+from tests.support.usage import make_report, record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -40,23 +48,9 @@ SLACK = 1.5
 
 @pytest.fixture(scope="module")
 def stack(django_db_setup: None) -> Iterator[Stack]:
-    running = Stack(
-        database_url=database_url(),
-        fake_mode="tone",
-        celery=True,
-        extra_env={
-            "USAGE_REPORT_SECONDS": str(REPORT_SECONDS),
-            "GLOBAL_MONTHLY_SPEND_LIMIT": str(SITE_LIMIT),
-        },
-    ).start()
-    try:
+    env = {"USAGE_REPORT_SECONDS": str(REPORT_SECONDS), "GLOBAL_MONTHLY_SPEND_LIMIT": str(SITE_LIMIT)}
+    with running_stack(fake_mode="tone", celery=True, extra_env=env) as running:
         yield running
-    finally:
-        running.stop()
-
-
-def usage_rows(room: Room) -> list[TranslationUsage]:
-    return usage_rows_of(room.public_id)
 
 
 def set_quota(room: Room, minutes: int, used_seconds: float) -> None:
@@ -69,20 +63,6 @@ def set_quota(room: Room, minutes: int, used_seconds: float) -> None:
 
 def translation_off(client: CallClient) -> list[dict[str, Any]]:
     return [m for m in client.heard.messages if m["type"] == "translation" and m["status"] == "off"]
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Like `until`, for checks that block (the database, HTTP): run off the event loop."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await database_sync_to_async(check)():
-            return True
-        await asyncio.sleep(0.2)
-    return False
-
-
-def open_sessions(stack: Stack) -> list[dict[str, Any]]:
-    return json.loads(stack.fake_control("stats"))["sessions"]  # type: ignore[no-any-return]
 
 
 async def translation_stops_mid_call(stack: Stack, room: Room, *, because: str) -> None:
@@ -216,8 +196,3 @@ async def test_it_loses_at_most_one_report_interval_when_the_worker_dies(stack: 
         rows = await database_sync_to_async(usage_rows)(room)
         assert {row.language for row in rows} == {"en", "es"}
         assert all(row.owner_id == room.owner_id and row.final is False for row in rows)
-
-
-def usage_rows_of(room_public_id: str) -> list[TranslationUsage]:
-    close_old_connections()
-    return list(TranslationUsage.objects.filter(room_public_id=room_public_id))

@@ -1,7 +1,7 @@
 """The whole service as docker-compose.yml runs it, without Docker: production settings end to end.
 
 Every process's command line and environment come from docker-compose.yml itself
-(media_workers.compose), with a `.env` as an operator would write it; only what Docker would
+(media_workers.devtools.compose), with a `.env` as an operator would write it; only what Docker would
 provide is replaced: service host names become loopback addresses with free ports, the database
 is the test run's (PostgreSQL under .ci/run; SQLite, the one difference, under a bare
 ./scripts/test), and OpenAI is the local fake. So the web tier runs with DEBUG off, its own
@@ -26,16 +26,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from media_workers import compose
-from media_workers.call_client import CallClient, HttpSession, ToneTrack, until
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import ROOT, Coturn, _die_with_parent, free_port, wait_until
-from tests.e2e.conftest import HEARS, database_url, share
+from media_workers.devtools import compose
+from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack, until
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import ROOT, Coturn, _die_with_parent, free_port, wait_until
+from tests.support.calls import HEARS, share
+from tests.support.stack import database_url, redis_answers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -134,7 +134,7 @@ class Production:
              "--dir", str(self.workdir), "--save", ""],
             {"PATH": "/usr/bin:/bin"},
         )  # fmt: skip
-        wait_until(self.redis_answers, 20, "redis-server")
+        wait_until(lambda: redis_answers(self.redis_port, self.dotenv["REDIS_PASSWORD"]), 20, "redis-server")
         self.coturn = Coturn(secret=self.dotenv["TURN_SECRET"], log_dir=self.log_dir).start(self.workdir)
         self.dotenv["TURN_URLS"] = self.coturn.url
 
@@ -156,15 +156,6 @@ class Production:
         wait_until(lambda: self.get("/readyz")[0] == 200, 60, "web's /readyz")
         wait_until(lambda: "listening on" in self.logs("worker"), 60, "the media worker")
         return self
-
-    def redis_answers(self) -> bool:
-        client = redis.Redis(port=self.redis_port, password=self.dotenv["REDIS_PASSWORD"])
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-        finally:
-            client.close()
 
     def get(self, path: str) -> tuple[int, str]:
         """A request straight to web, not through the proxy (as a probe or Prometheus makes it)."""

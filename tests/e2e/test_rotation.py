@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +24,15 @@ import numpy.typing as npt
 import pytest
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import until
-from media_workers.dsp import SAMPLE_RATE
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Stack
+from media_workers.devtools.call_client import until
+from media_workers.devtools.dsp import SAMPLE_RATE
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import Stack
 from rooms.models import Room
-
-from .conftest import HEARS, Person, database_url, make_room, participant, share
-from .test_metering import eventually, usage_rows
+from tests.support.calls import HEARS, eventually, participant, share, usage_rows
+from tests.support.people import Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -52,20 +52,14 @@ BLOCK = SAMPLE_RATE // 50
 SLACK = 1.5
 
 
-@contextmanager
-def running_stack(rotate_seconds: float) -> Iterator[Stack]:
-    stack = Stack(
-        database_url=database_url(),
+def rotating_stack(rotate_seconds: float) -> AbstractContextManager[Stack]:
+    return running_stack(
         fake_mode="tone",
         fake_delay_ms=ANSWER_DELAY_MS,
         fake_session_lifetime=LIFETIME,
         celery=True,
         extra_env={"TRANSLATION_ROTATE_SECONDS": str(rotate_seconds), "USAGE_REPORT_SECONDS": "1"},
     )
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
 
 
 def tone_present(audio: npt.NDArray[np.int16], freq: float) -> npt.NDArray[np.bool_]:
@@ -141,7 +135,7 @@ async def measure_call(stack: Stack) -> Measured:
 
 
 async def test_it_moves_a_long_call_to_new_sessions_without_a_gap_or_extra_cost() -> None:
-    with running_stack(ROTATE_SECONDS) as stack:
+    with rotating_stack(ROTATE_SECONDS) as stack:
         measured = await measure_call(stack)
         print(f"\nrotation {ROTATE_SECONDS} s before expiry, gaps at each: {gaps_ms(measured)}")
 
@@ -170,7 +164,7 @@ async def test_it_moves_a_long_call_to_new_sessions_without_a_gap_or_extra_cost(
 
 
 async def test_without_rotation_the_listener_hears_a_gap_at_each_expiry() -> None:
-    with running_stack(0.0) as stack:
+    with rotating_stack(0.0) as stack:
         measured = await measure_call(stack)
         # Reported every second: a final report may be missing if a close was cut short.
         assert await eventually(lambda: len(usage_rows(measured.room)) == 2)

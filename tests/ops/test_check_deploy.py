@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from media_workers.stack import ROOT
+from media_workers.devtools.stack import ROOT
 
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "translator_site.settings",

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from media_workers.stack import ROOT
+from media_workers.devtools.stack import ROOT
 from translator_site.proxy import client_address
 
 

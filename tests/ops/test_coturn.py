@@ -17,8 +17,8 @@ import pytest
 from aioice import stun
 from aioice.turn import TurnClientUdpProtocol
 
-from media_workers.ice import turn_credentials
-from media_workers.stack import Coturn
+from media_workers.devtools.stack import Coturn
+from media_workers.shared.ice import turn_credentials
 
 CHANNEL = 0x4000
 # REQUESTED-TRANSPORT values (RFC 8656): the protocol number in the first byte.

@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography import x509
 from django.core.management import call_command
 
-from media_workers.stack import ROOT, free_port, wait_until
+from media_workers.devtools.stack import ROOT, free_port, wait_until
 
 
 def make_cert(directory: Path, *hosts: str) -> None:

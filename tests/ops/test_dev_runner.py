@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from media_workers.stack import ROOT
+from media_workers.devtools.stack import ROOT
 
 WORKER = "python manage.py media_worker"
 CRASH_ONCE = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
-from media_workers.stack import free_port
+from media_workers.devtools.stack import free_port
 
 pytestmark = pytest.mark.django_db
 

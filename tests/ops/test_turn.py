@@ -9,7 +9,7 @@ import time
 
 from django.test import override_settings
 
-from media_workers.ice import browser_ice_servers, turn_credentials
+from media_workers.shared.ice import browser_ice_servers, turn_credentials
 
 SECRET = "shared-with-coturn"
 TURN = {"TURN_URLS": ["turn:turn.example.org:3478", "turn:turn.example.org:3478?transport=tcp"]}

@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import CallClient, HttpSession, ToneTrack
-from media_workers.metrics import parse_ports
-from media_workers.stack import Stack, free_port
-from tests.e2e.conftest import PASSWORD, Person, database_url, make_room
+from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack
+from media_workers.devtools.stack import Stack, free_port
+from media_workers.runtime.metrics import parse_ports
+from tests.support.people import PASSWORD, Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
 
 ALICE = Person("alice@example.com", "Alice", "en")
 BRUNO = Person("bruno@example.com", "Bruno", "es")
@@ -24,11 +26,8 @@ BRUNO = Person("bruno@example.com", "Bruno", "es")
 @pytest.fixture(scope="module")
 def metrics_stack(django_db_setup: None) -> Iterator[tuple[Stack, int]]:
     port = free_port()
-    running = Stack(database_url=database_url(), extra_env={"MEDIA_WORKER_METRICS_PORT": str(port)}).start()
-    try:
+    with running_stack(extra_env={"MEDIA_WORKER_METRICS_PORT": str(port)}) as running:
         yield running, port
-    finally:
-        running.stop()
 
 
 def fetch(url: str) -> str:
@@ -83,6 +82,7 @@ async def test_it_counts_a_call_in_the_worker_and_web_metrics(metrics_stack: tup
         assert value(text, "translate_worker_audio_frames_in_total") > 0
         assert value(text, "translate_worker_audio_frames_out_total") > 0
         for name in (
+            "translate_worker_audio_frames_late_total",
             "translate_worker_playout_underruns_total",
             "translate_worker_playout_overrun_samples_total",
             "translate_worker_openai_errors_total",

@@ -7,7 +7,7 @@ import secrets
 import subprocess
 import sys
 
-from media_workers.stack import ROOT
+from media_workers.devtools.stack import ROOT
 
 
 def start_worker(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import HttpSession, until
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import Stack
-from tests.e2e.conftest import HEARS, PASSWORD, Person, database_url, make_room, participant, share
+from media_workers.devtools.call_client import HttpSession, until
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import Stack
+from tests.support.calls import HEARS, participant, share
+from tests.support.people import PASSWORD, Person
+from tests.support.rooms import make_room
+from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.resilience, pytest.mark.django_db(transaction=True)]
 
@@ -27,13 +30,8 @@ SECRET = "sk-test-" + "s3cr3t" * 8
 def keyed_stack(django_db_setup: None, tmp_path: Path) -> Iterator[Stack]:
     """The service with a (fake) OpenAI key configured: not demo mode; the fake accepts any key."""
     env = {"TEST_OPENAI_API_KEY": SECRET}
-    stack = Stack(
-        database_url=database_url(), fake_mode="tone", log_dir=tmp_path / "logs", extra_env=env
-    ).start()
-    try:
+    with running_stack(fake_mode="tone", log_dir=tmp_path / "logs", extra_env=env) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_it_keeps_the_openai_key_out_of_pages_messages_and_logs(keyed_stack: Stack) -> None:

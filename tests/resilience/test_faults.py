@@ -13,19 +13,21 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 
-from media_workers.call_client import CallClient, until
-from media_workers.dsp import SAMPLE_RATE, band_energy
-from media_workers.fake_openai import TONE_FACTORS
-from media_workers.stack import ROOT, Stack, free_port, wait_until
-from tests.e2e.conftest import HEARS, Person, database_url, make_room, participant, share
+from media_workers.devtools.call_client import CallClient, until
+from media_workers.devtools.dsp import SAMPLE_RATE, band_energy
+from media_workers.devtools.fake_openai import TONE_FACTORS
+from media_workers.devtools.stack import ROOT, Stack, free_port, wait_until
+from tests.support.calls import HEARS, participant, share
+from tests.support.people import Person
+from tests.support.rooms import make_room
+from tests.support.stack import redis_answers, running_stack
 
 pytestmark = [pytest.mark.resilience, pytest.mark.django_db(transaction=True)]
 
@@ -71,16 +73,12 @@ def errors(client: CallClient) -> list[str]:
 
 @pytest.fixture
 def make_stack(django_db_setup: None) -> Iterator[StackFactory]:
-    stacks: list[Stack] = []
+    with ExitStack() as stacks:
 
-    def start(**options: Any) -> Stack:
-        stack = Stack(database_url=database_url(), fake_mode="tone", **options)
-        stacks.append(stack)
-        return stack.start()
+        def start(**options: Any) -> Stack:
+            return stacks.enter_context(running_stack(fake_mode="tone", **options))
 
-    yield start
-    for stack in stacks:
-        stack.stop()
+        yield start
 
 
 @asynccontextmanager
@@ -198,16 +196,6 @@ async def test_it_says_busy_for_a_new_room_when_every_worker_is_full(make_stack:
         assert await until(lambda: share(bruno, ALICE_IN_SPANISH) > HEARS)
 
 
-def redis_up(port: int) -> bool:
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-    finally:
-        client.close()
-
-
 async def test_it_recovers_calls_in_progress_when_redis_restarts(
     make_stack: StackFactory, tmp_path: Path
 ) -> None:
@@ -215,7 +203,7 @@ async def test_it_recovers_calls_in_progress_when_redis_restarts(
     command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     server = await asyncio.to_thread(subprocess.Popen, command, cwd=tmp_path, stdout=subprocess.DEVNULL)
     try:
-        wait_until(lambda: redis_up(port), 10, "a private Redis")
+        wait_until(lambda: redis_answers(port), 10, "a private Redis")
         stack = make_stack(redis_url=f"redis://127.0.0.1:{port}/0", extra_env=FAST_FAILOVER)
         async with alice_and_bruno(stack) as (_, alice, bruno):
             server.terminate()
@@ -224,7 +212,7 @@ async def test_it_recovers_calls_in_progress_when_redis_restarts(
             server = await asyncio.to_thread(
                 subprocess.Popen, command, cwd=tmp_path, stdout=subprocess.DEVNULL
             )
-            wait_until(lambda: redis_up(port), 10, "the private Redis again")
+            wait_until(lambda: redis_answers(port), 10, "the private Redis again")
             # The media path never touches Redis: both keep hearing each other throughout.
             assert await until(both_hear_each_other(alice, bruno, restarted))
             # Signalling works again once the worker has re-registered: a language change lands.

@@ -30,8 +30,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from selenium.webdriver.webkitgtk.options import Options
 from selenium.webdriver.webkitgtk.service import Service
 
-from media_workers.stack import ROOT, Stack
-from tests.e2e.conftest import database_url
+from media_workers.devtools.stack import ROOT, Stack
+from tests.support.stack import running_stack
 
 DRIVER = "/usr/bin/WebKitWebDriver"
 MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
@@ -77,13 +77,8 @@ def stack(django_db_setup: None) -> Iterator[Stack]:
     policy = settings.CONTENT_SECURITY_POLICY
     assert "frame-ancestors 'none'" in policy
     framable = policy.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
-    running = Stack(
-        database_url=database_url(), fake_mode="tone", extra_env={"CONTENT_SECURITY_POLICY": framable}
-    ).start()
-    try:
+    with running_stack(fake_mode="tone", extra_env={"CONTENT_SECURITY_POLICY": framable}) as running:
         yield running
-    finally:
-        running.stop()
 
 
 class Phone:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.support.ui import Select
 
-from media_workers.stack import Stack
-from tests.e2e.conftest import PASSWORD, Person, make_room
+from media_workers.devtools.stack import Stack
+from tests.support.people import PASSWORD, Person
+from tests.support.rooms import make_room
 
 from .conftest import IPHONE_UA, PHONE_WIDTH, Launch, Phone
 

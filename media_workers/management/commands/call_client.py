@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from media_workers import ice
-from media_workers.call_client import CallClient, HttpSession, ToneTrack, wav_source, write_wav
-from rooms.languages import OUTPUT_LANGUAGES
+from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack, wav_source, write_wav
+from media_workers.runtime import ice
+from media_workers.shared.contract import OUTPUT_LANGUAGES
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from media_workers.fake_openai import MODES, SESSION_LIFETIME_S, FakeOpenAIServer
+from media_workers.devtools.fake_openai import MODES, SESSION_LIFETIME_S, FakeOpenAIServer
 
 
 class Command(BaseCommand):

@@ -9,8 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from media_workers.metrics import MetricsServer
-from media_workers.worker import MediaWorker
+from media_workers.runtime.metrics import MetricsServer
+from media_workers.runtime.worker import MediaWorker
 
 
 class Command(BaseCommand):

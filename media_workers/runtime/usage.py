@@ -16,40 +16,39 @@ from typing import Any
 
 from django.conf import settings
 
-from .translation import TranslationSession, Usage
+from media_workers.runtime.translation import TranslationSession, Usage
+from media_workers.shared.contract import USAGE_TASK, UsageReport
 
 logger = logging.getLogger(__name__)
-
-RECORD_TASK = "rooms.tasks.record_translation_usage"
 
 
 def usage_payload(
     session: TranslationSession, usage: Usage, *, worker_id: str, final: bool
 ) -> dict[str, Any]:
-    return {
-        "session_id": usage.id,
-        "payer_id": session.payer_id,
-        "room_id": session.room_id,
-        "speaker_id": session.speaker_id,
-        "language": session.language,
-        "model": settings.OPENAI_TRANSLATION_MODEL,
-        "worker_id": worker_id,
-        "started_at": usage.started_at,
-        "ended_at": usage.ended_at,
-        "first_audio_at": usage.first_audio_at,
-        "seconds_sent": round(usage.seconds_sent, 3),
-        "seconds_received": round(usage.seconds_received, 3),
-        "errors": usage.errors,
-        "reconnects": usage.reconnects,
-        "final": final,
-    }
+    return UsageReport(
+        session_id=usage.id,
+        payer_id=session.payer_id,
+        room_id=session.room_id,
+        speaker_id=session.speaker_id,
+        language=session.language,
+        model=settings.OPENAI_TRANSLATION_MODEL,
+        worker_id=worker_id,
+        started_at=usage.started_at,
+        ended_at=usage.ended_at,
+        first_audio_at=usage.first_audio_at,
+        seconds_sent=round(usage.seconds_sent, 3),
+        seconds_received=round(usage.seconds_received, 3),
+        errors=usage.errors,
+        reconnects=usage.reconnects,
+        final=final,
+    ).to_dict()
 
 
 def send_to_celery(payload: dict[str, Any]) -> None:
     from translator_site.celery import app
 
     # Celery retries the broker connection itself; the task is idempotent on session_id.
-    app.send_task(RECORD_TASK, kwargs={"report": payload}, retry=True)
+    app.send_task(USAGE_TASK, kwargs={"report": payload}, retry=True)
 
 
 class UsageReporter:

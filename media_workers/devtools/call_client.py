@@ -28,9 +28,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from .audio import FRAME_SAMPLES, SAMPLE_RATE, FrameClock, InboundResampler, pcm_to_frame
-from .dsp import ToneGenerator
-from .ice import rtc_configuration
+from media_workers.devtools.dsp import ToneGenerator
+from media_workers.runtime.audio import FRAME_SAMPLES, SAMPLE_RATE, FrameClock, InboundResampler, pcm_to_frame
+from media_workers.runtime.ice import rtc_configuration
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ import math
 import secrets
 import time
 from http import HTTPStatus
-from typing import Any, Literal, get_args
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -44,57 +44,25 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from media_workers import dsp
+from media_workers.devtools import dsp
+from media_workers.shared.contract import OUTPUT_LANGUAGES
+
+from .modes import (
+    DEMO_DELAY_MS,
+    DEMO_INPUT_TRANSCRIPT,
+    DEMO_PITCH_FACTOR,
+    DEMO_TRANSCRIPT,
+    ECHO_TRANSCRIPT_INTERVAL_S,
+    FRAME_BYTES,
+    MODES,
+    SPEECH_HANGOVER_FRAMES,
+    SPEECH_RMS,
+    TONE_FACTORS,
+)
+from .validation import NOISE_REDUCTION_TYPES, InvalidRequest, as_object, reject_unknown
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["tone", "echo", "demo"]
-MODES: tuple[str, ...] = get_args(Mode)
-
-OUTPUT_LANGUAGES = ("es", "pt", "fr", "ja", "ru", "zh", "de", "ko", "hi", "id", "vi", "it", "en")
-LANGUAGE_NAMES = {
-    "es": "Español",
-    "pt": "Português",
-    "fr": "Français",
-    "ja": "日本語",
-    "ru": "Русский",
-    "zh": "中文",
-    "de": "Deutsch",
-    "ko": "한국어",
-    "hi": "हिन्दी",
-    "id": "Bahasa Indonesia",
-    "vi": "Tiếng Việt",
-    "it": "Italiano",
-    "en": "English",
-}
-# Tone mode's "translation": at least 0.1 apart and at least 0.1 away from 1.0, so a frequency
-# measurement tells the languages apart and the translation apart from the original voice.
-TONE_FACTORS: dict[str, float] = {
-    "id": 0.5,
-    "ru": 0.6,
-    "fr": 0.7,
-    "de": 0.8,
-    "pt": 0.9,
-    "it": 1.15,
-    "en": 1.25,
-    "vi": 1.35,
-    "es": 1.5,
-    "ja": 1.6,
-    "zh": 1.7,
-    "ko": 1.8,
-    "hi": 1.9,
-}
-
-FRAME_SAMPLES = dsp.SAMPLE_RATE // 5
-FRAME_BYTES = FRAME_SAMPLES * 2
-DEMO_DELAY_MS = 1000
-DEMO_PITCH_FACTOR = 1.35
-# Demo captions: a frame this loud is speech; this many quiet frames (600 ms) end the utterance.
-SPEECH_RMS = 600.0
-SPEECH_HANGOVER_FRAMES = 3
-DEMO_TRANSCRIPT = "(demo translation to {language} — real translation needs an OPENAI_API_KEY) "
-DEMO_INPUT_TRANSCRIPT = "(your speech: demo mode does not transcribe) "
-ECHO_TRANSCRIPT_INTERVAL_S = 1.0
 # Pending events per session (about 40 s of frames): a reader that outruns the sender waits
 # instead of growing memory, which pushes back on the client through TCP like a busy server.
 MAX_PENDING_EVENTS = 400
@@ -104,7 +72,6 @@ SESSION_LIFETIME_S = 3600
 # WebSocket close code "going away": how the real API closes an expired session.
 EXPIRED_CLOSE_CODE = 1001
 TRANSLATION_PATHS = ("/v1/realtime/translations", "/realtime/translations")
-NOISE_REDUCTION_TYPES = ("near_field", "far_field")
 
 
 def is_loopback(host: str) -> bool:
@@ -152,29 +119,6 @@ def _http_error(
     status: HTTPStatus, message: str, code: str, error_type: str = "invalid_request_error"
 ) -> Response:
     return _json_response(status, {"error": {"type": error_type, "code": code, "message": message}})
-
-
-class _InvalidRequest(Exception):
-    """A client event the real API would answer with an `invalid_request_error`."""
-
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.param = param
-
-
-def _as_object(value: object, param: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _InvalidRequest("invalid_type", f"Invalid type for '{param}': expected an object.", param)
-    return value
-
-
-def _reject_unknown(value: dict[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
-    for key in value:
-        if key not in allowed:
-            param = f"{prefix}.{key}"
-            raise _InvalidRequest("unknown_parameter", f"Unknown parameter: '{param}'.", param)
 
 
 class _Session:
@@ -284,8 +228,8 @@ class _Session:
             try:
                 event = json.loads(message)
             except ValueError as exc:
-                raise _InvalidRequest("invalid_json", f"The message is not valid JSON: {exc}.") from exc
-            event = _as_object(event, "event")
+                raise InvalidRequest("invalid_json", f"The message is not valid JSON: {exc}.") from exc
+            event = as_object(event, "event")
             if isinstance(event.get("event_id"), str):
                 client_event_id = event["event_id"]
             kind = event.get("type")
@@ -299,31 +243,31 @@ class _Session:
                 await self._close()
                 return False
             else:
-                raise _InvalidRequest(
+                raise InvalidRequest(
                     "invalid_value",
                     f"Invalid value: {kind!r}. Supported values are: 'session.update', "
                     "'session.input_audio_buffer.append' and 'session.close'.",
                     "type",
                 )
-        except _InvalidRequest as exc:
+        except InvalidRequest as exc:
             logger.info("session %s: rejected client event: %s", self.id, exc.message)
             await self.enqueue_error(exc.code, exc.message, exc.param, client_event_id=client_event_id)
         return True
 
     async def _update(self, event: dict[str, Any]) -> None:
         # Validate everything before changing anything, so a rejected update changes nothing.
-        session = _as_object(event.get("session"), "session")
-        _reject_unknown(session, ("audio",), "session")
-        audio = _as_object(session.get("audio", {}), "session.audio")
-        _reject_unknown(audio, ("input", "output"), "session.audio")
+        session = as_object(event.get("session"), "session")
+        reject_unknown(session, ("audio",), "session")
+        audio = as_object(session.get("audio", {}), "session.audio")
+        reject_unknown(audio, ("input", "output"), "session.audio")
         language = self.language
         if "output" in audio:
-            output = _as_object(audio["output"], "session.audio.output")
-            _reject_unknown(output, ("language",), "session.audio.output")
+            output = as_object(audio["output"], "session.audio.output")
+            reject_unknown(output, ("language",), "session.audio.output")
             if "language" in output:
                 language = output["language"]
                 if language not in OUTPUT_LANGUAGES:
-                    raise _InvalidRequest(
+                    raise InvalidRequest(
                         "invalid_value",
                         f"Invalid value: {language!r}. Supported values are: {', '.join(OUTPUT_LANGUAGES)}.",
                         "session.audio.output.language",
@@ -331,8 +275,8 @@ class _Session:
         transcription = self.transcription
         noise_reduction = self.noise_reduction
         if "input" in audio:
-            audio_input = _as_object(audio["input"], "session.audio.input")
-            _reject_unknown(audio_input, ("transcription", "noise_reduction"), "session.audio.input")
+            audio_input = as_object(audio["input"], "session.audio.input")
+            reject_unknown(audio_input, ("transcription", "noise_reduction"), "session.audio.input")
             if "transcription" in audio_input:
                 transcription = self._transcription(audio_input["transcription"])
             if "noise_reduction" in audio_input:
@@ -346,48 +290,46 @@ class _Session:
         param = "session.audio.input.transcription"
         if value is None:
             return None
-        value = _as_object(value, param)
-        _reject_unknown(value, ("model",), param)
+        value = as_object(value, param)
+        reject_unknown(value, ("model",), param)
         if not isinstance(value.get("model"), str) or not value["model"]:
-            raise _InvalidRequest("missing_required_parameter", f"Missing '{param}.model'.", f"{param}.model")
+            raise InvalidRequest("missing_required_parameter", f"Missing '{param}.model'.", f"{param}.model")
         return {"model": value["model"]}
 
     def _noise_reduction(self, value: object) -> dict[str, Any] | None:
         param = "session.audio.input.noise_reduction"
         if value is None:
             return None
-        value = _as_object(value, param)
-        _reject_unknown(value, ("type", "strength"), param)
+        value = as_object(value, param)
+        reject_unknown(value, ("type", "strength"), param)
         if value.get("type") not in NOISE_REDUCTION_TYPES:
-            raise _InvalidRequest(
+            raise InvalidRequest(
                 "invalid_value", f"Invalid value: {value.get('type')!r} for '{param}.type'.", f"{param}.type"
             )
         # The API keeps the current strength when an update leaves it out; 1 when first enabled.
         strength = value.get("strength", (self.noise_reduction or {}).get("strength", 1.0))
         if not isinstance(strength, int | float) or isinstance(strength, bool):
-            raise _InvalidRequest(
-                "invalid_type", f"'{param}.strength' must be a number.", f"{param}.strength"
-            )
+            raise InvalidRequest("invalid_type", f"'{param}.strength' must be a number.", f"{param}.strength")
         return {"type": value["type"], "strength": float(strength)}
 
     async def _append(self, event: dict[str, Any]) -> None:
         audio = event.get("audio")
         if not isinstance(audio, str):
-            raise _InvalidRequest(
+            raise InvalidRequest(
                 "missing_required_parameter", "Missing required parameter: 'audio'.", "audio"
             )
         try:
             data = base64.b64decode(audio, validate=True)
         except binascii.Error as exc:
-            raise _InvalidRequest("invalid_value", "'audio' is not valid base64.", "audio") from exc
+            raise InvalidRequest("invalid_value", "'audio' is not valid base64.", "audio") from exc
         if len(data) % 2:
-            raise _InvalidRequest("invalid_value", "'audio' must be PCM16: an even number of bytes.", "audio")
+            raise InvalidRequest("invalid_value", "'audio' must be PCM16: an even number of bytes.", "audio")
         self.samples_in += len(data) // 2
         if self.language is None:
             # Once, not per append: a client that forgot session.update would drown in errors.
             if not self._missing_language_reported:
                 self._missing_language_reported = True
-                raise _InvalidRequest(
+                raise InvalidRequest(
                     "missing_required_parameter",
                     "Set session.audio.output.language with session.update before appending audio.",
                     "session.audio.output.language",
@@ -466,7 +408,7 @@ class _Session:
             self._quiet_frames = 0
             if not self._in_speech:
                 self._in_speech = True
-                language = LANGUAGE_NAMES[self.language]
+                language = OUTPUT_LANGUAGES[self.language]
                 return audio, DEMO_TRANSCRIPT.format(language=language), DEMO_INPUT_TRANSCRIPT
         elif self._in_speech:
             self._quiet_frames += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from media_workers.audio import SAMPLE_RATE
+from media_workers.runtime.audio import SAMPLE_RATE
 
 _SAMPLES_PER_MS = SAMPLE_RATE // 1000
 # A frame whose samples all stay within this (about -44 dBFS) is silence that may be skipped.

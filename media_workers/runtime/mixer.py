@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -11,8 +11,8 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media_workers.audio import FRAME_SAMPLES, FrameClock, pcm_to_frame
-from media_workers.playout import PlayoutBuffer
+from media_workers.runtime.audio import FRAME_SAMPLES, FrameClock, pcm_to_frame
+from media_workers.runtime.playout import PlayoutBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class ListenerTrack(MediaStreamTrack):
 
     def __init__(self) -> None:
         super().__init__()
-        self._sources: dict[str, MixSource] = {}
+        self._sources: dict[Hashable, MixSource] = {}
         self._sources_view = MappingProxyType(self._sources)
         # Reused every frame so mixing allocates only the int16 frame it returns.
         self._mix = np.empty(FRAME_SAMPLES, dtype=np.float32)
@@ -47,18 +47,18 @@ class ListenerTrack(MediaStreamTrack):
         self.last_level = 0.0
 
     @property
-    def sources(self) -> Mapping[str, MixSource]:
+    def sources(self) -> Mapping[Hashable, MixSource]:
         return self._sources_view
 
-    def set_source(self, key: str, buffer: PlayoutBuffer, gain: float) -> None:
+    def set_source(self, key: Hashable, buffer: PlayoutBuffer, gain: float) -> None:
         self._sources[key] = MixSource(buffer, gain)
 
-    def remove_source(self, key: str) -> None:
+    def remove_source(self, key: Hashable) -> None:
         source = self._sources.pop(key, None)
         if source is not None:
             self._gone_underruns += source.buffer.underruns
 
-    def set_gain(self, key: str, gain: float) -> None:
+    def set_gain(self, key: Hashable, gain: float) -> None:
         self._sources[key] = MixSource(self._sources[key].buffer, gain)
 
     def mix_frame(self) -> np.ndarray:

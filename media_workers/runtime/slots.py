@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from .translation import TranslationSession
+from media_workers.runtime.translation import TranslationSession
 
 logger = logging.getLogger(__name__)
 

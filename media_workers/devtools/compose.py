@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ruamel.yaml import YAML
 
-COMPOSE_FILE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
+COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME, and $$.
 _VARIABLE = re.compile(

@@ -21,10 +21,10 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
-from . import compose
-from .fake_openai import SESSION_LIFETIME_S
+from media_workers.devtools import compose
+from media_workers.devtools.fake_openai import SESSION_LIFETIME_S
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PR_SET_PDEATHSIG = 1
 
 

@@ -6,46 +6,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from django.conf import settings
 
-from . import metrics
-from .audio import ChunkAccumulator, InboundResampler
-from .ice import parse_candidate, peer_policy, rtc_configuration, screen_offer
-from .mixer import ListenerTrack
-from .playout import PlayoutBuffer
+from media_workers.runtime import counters
+from media_workers.runtime.audio import ChunkAccumulator, InboundResampler
+from media_workers.runtime.ice import parse_candidate, peer_policy, rtc_configuration, screen_offer
+from media_workers.runtime.mixer import ListenerTrack
+from media_workers.runtime.plan import Source, SourceKey
+from media_workers.runtime.playout import PlayoutBuffer
+from media_workers.shared.contract import ParticipantInfo
 
 logger = logging.getLogger(__name__)
 
 ORIGINAL_MAX_MS = 300
-
-
-@dataclass
-class ParticipantInfo:
-    """Who a participant is and how they want to hear the call (sent by the web tier)."""
-
-    id: str
-    name: str
-    speak: str
-    hear: str
-    original_volume: float
-    translation_volume: float = 1.0
-    muted: bool = False
-    # The person's page is hidden (another app, the lock screen): it may send silence or nothing.
-    background: bool = False
-
-    def public(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "speak": self.speak,
-            "hear": self.hear,
-            "muted": self.muted,
-            "background": self.background,
-        }
 
 
 class Participant:
@@ -65,8 +41,8 @@ class Participant:
         self.reply_channel = reply_channel
         self.pc = RTCPeerConnection(configuration=rtc_configuration())
         self.track = ListenerTrack()
-        # Source key ("orig:<speaker>" or "tr:<speaker>") -> what this listener hears of it.
-        self.buffers: dict[str, PlayoutBuffer] = {}
+        # A speaker's voice or translation -> what this listener hears of it.
+        self.buffers: dict[SourceKey, PlayoutBuffer] = {}
         self.chunker = ChunkAccumulator(settings.TRANSLATION_CHUNK_MS)
         self.frames_in = 0
         # Remote ICE candidates accepted so far (offer and trickle), against a per-person cap.
@@ -134,16 +110,16 @@ class Participant:
         parsed.sdpMLineIndex = int(index) if isinstance(index, int) else None
         await self.pc.addIceCandidate(parsed)
 
-    def source(self, key: str, gain: float) -> PlayoutBuffer:
+    def source(self, key: SourceKey, gain: float) -> PlayoutBuffer:
         """The buffer for one source of this listener's mix, created on first use."""
         buffer = self.buffers.get(key)
         if buffer is None:
             # Translations arrive in bursts faster than real time and need room; a live voice
             # must stay live, so late audio of it is dropped rather than queued.
-            max_ms = settings.PLAYOUT_MAX_MS if key.startswith("tr:") else ORIGINAL_MAX_MS
+            max_ms = settings.PLAYOUT_MAX_MS if key.kind is Source.TRANSLATION else ORIGINAL_MAX_MS
             # Past a chunk (translation) or a few frames (voice) of backlog, skip silence so a
             # backlog never becomes permanent delay (bench/README.md: it was ~250 ms).
-            catch_up_ms = settings.TRANSLATION_CHUNK_MS if key.startswith("tr:") else 20
+            catch_up_ms = settings.TRANSLATION_CHUNK_MS if key.kind is Source.TRANSLATION else 20
             buffer = PlayoutBuffer(max_ms=max_ms, catch_up_ms=catch_up_ms)
             self.buffers[key] = buffer
             self.track.set_source(key, buffer, gain)
@@ -151,11 +127,11 @@ class Participant:
             self.track.set_gain(key, gain)
         return buffer
 
-    def drop_source(self, key: str) -> None:
+    def drop_source(self, key: SourceKey) -> None:
         buffer = self.buffers.pop(key, None)
         if buffer is not None:
             self.track.remove_source(key)
-            metrics.retire_buffer(buffer)
+            counters.retire_buffer(buffer)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and self._reader is None:
@@ -212,5 +188,10 @@ class Participant:
         if self._reader is not None:
             self._reader.cancel()
         self.track.stop()
-        metrics.retire_participant(self)
+        counters.retire_peer(
+            frames_in=self.frames_in,
+            frames_out=self.track.frames_sent,
+            frames_late=self.track.late_frames,
+            buffers=self.buffers.values(),
+        )
         await self.pc.close()

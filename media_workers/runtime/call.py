@@ -1,17 +1,16 @@
-"""A room's live call on one worker: who is in it, which translations run, who hears what.
+"""A room's live call on one worker: its participants, their translation sessions, their mixes.
 
-For every speaker S and every distinct listener language L among the others (other than
-S's own language) there is exactly one translation session S -> L. Its output goes to the
-listeners of language L, never back to S. Listeners who share S's language hear S's voice
-directly; everyone else hears it quietly under the translation.
+Who gets which translation and what each listener hears is decided by `plan.plan()`, a pure
+function of the roster; `Call` applies the difference between that plan and what runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,40 +18,23 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 from openai import AsyncOpenAI
 
-from .ice import BadOffer
-from .peer import Participant, ParticipantInfo
-from .translation import Slots, TranslationSession, Usage, append_message
+from media_workers.runtime.ice import BadOffer
+from media_workers.runtime.peer import Participant
+from media_workers.runtime.plan import Plan, SessionKey, Source, SourceKey, plan
+from media_workers.runtime.translation import Slots, TranslationSession, Usage, append_message
+from media_workers.shared import contract
+from media_workers.shared.contract import ParticipantInfo, room_group
 
 logger = logging.getLogger(__name__)
-
-SessionKey = tuple[str, str]
 
 # Peak level (int16) above which a chunk counts as speech for the translation's stall watchdog.
 SPEECH_LEVEL = 1000
 
 
-def plan_sessions(
-    wanted: Iterable[SessionKey], *, running: Iterable[SessionKey], listeners: dict[str, int], limit: int
-) -> set[SessionKey]:
-    """Which of the wanted sessions may run under the call's limit.
-
-    Running ones keep their place (no churn); then those with more listeners of their
-    language, then a fixed order, so the same roster always gives the same plan.
-    """
-    running = set(running)
-    ranked = sorted(wanted, key=lambda key: (key not in running, -listeners.get(key[1], 0), key))
-    return set(ranked[:limit])
-
-
 class Outbox(Protocol):
-    def send(self, channel: str, message: dict[str, Any]) -> None: ...
+    def send(self, channel: str, message: contract.Message) -> None: ...
 
-    def group_send(self, group: str, message: dict[str, Any]) -> None: ...
-
-
-def room_group(room_id: str) -> str:
-    """The channel-layer group of everyone on the room page."""
-    return f"room.{room_id}"
+    def group_send(self, group: str, message: contract.Message) -> None: ...
 
 
 class Call:
@@ -118,7 +100,7 @@ class Call:
     # --- Signalling --------------------------------------------------------------------------
 
     def _refuse(self, reply_channel: str, code: str, message: str) -> None:
-        self.outbox.send(reply_channel, {"type": "worker.error", "code": code, "message": message})
+        self.outbox.send(reply_channel, contract.WorkerError(code=code, message=message))
 
     async def join(self, *, info: ParticipantInfo, reply_channel: str, sdp: str, sdp_type: str) -> None:
         """Connect a participant (replacing an earlier connection of theirs) and answer them."""
@@ -172,15 +154,14 @@ class Call:
             if info.muted:
                 self._mute_changed(participant)
             if previous is not None:
-                for other in self.participants.values():
-                    other.drop_source(f"orig:{info.id}")
-                    other.drop_source(f"tr:{info.id}")
+                # The new connection's audio starts from empty buffers.
+                self._drop_sources_of(info.id)
             self._reconcile()
         if previous is not None:
             if previous.reply_channel != reply_channel:
-                self.outbox.send(previous.reply_channel, {"type": "worker.replaced"})
+                self.outbox.send(previous.reply_channel, contract.Replaced())
             await previous.close()
-        self.outbox.send(reply_channel, {"type": "worker.answer", "sdp": answer.sdp, "sdp_type": answer.type})
+        self.outbox.send(reply_channel, contract.Answer(sdp=answer.sdp, sdp_type=answer.type))
         if self.translation_blocked:
             self._tell_translation_off(participant)
         logger.info(
@@ -198,9 +179,7 @@ class Call:
             if participant is None or (reply_channel and participant.reply_channel != reply_channel):
                 return
             del self.participants[participant_id]
-            for other in self.participants.values():
-                other.drop_source(f"orig:{participant_id}")
-                other.drop_source(f"tr:{participant_id}")
+            self._drop_sources_of(participant_id)
             self._reconcile()
         await participant.close()
         logger.info("room=%s participant=%s left", self.room_id, participant_id)
@@ -249,7 +228,7 @@ class Call:
         self._hear_changed_at[participant.id] = time.monotonic()
         # Translation already queued in the old language is no longer wanted.
         for key, buffer in participant.buffers.items():
-            if key.startswith("tr:"):
+            if key.kind is Source.TRANSLATION:
                 buffer.clear()
 
     async def _apply_language_later(self, participant: Participant, wait: float) -> None:
@@ -290,13 +269,12 @@ class Call:
     def _tell_translation_off(self, participant: Participant) -> None:
         self.outbox.send(
             participant.reply_channel,
-            {
-                "type": "worker.translation",
-                "speaker": None,
-                "language": participant.info.hear,
-                "status": "off" if self.translation_blocked else "live",
-                "detail": self.translation_blocked or "",
-            },
+            contract.TranslationStatus(
+                speaker=None,
+                language=participant.info.hear,
+                status="off" if self.translation_blocked else "live",
+                detail=self.translation_blocked or "",
+            ),
         )
 
     def _participant_gone(self, participant: Participant) -> None:
@@ -320,34 +298,24 @@ class Call:
 
     # --- Routing -----------------------------------------------------------------------------
 
-    def _reconcile(self) -> None:
-        """Start and stop translation sessions and rewire every listener's mix to match the roster."""
-        people = list(self.participants.values())
-        wanted: set[SessionKey] = {
-            (speaker.id, listener.info.hear)
-            for speaker in people
-            for listener in people
-            if listener is not speaker
-            and listener.info.hear != speaker.info.speak
-            and not speaker.translation_paused
-        }
-        if self.translation_blocked:
-            wanted = set()
-        listeners: dict[str, int] = {}
-        for person in people:
-            listeners[person.info.hear] = listeners.get(person.info.hear, 0) + 1
-        allowed = plan_sessions(
-            wanted,
+    def _plan(self) -> Plan:
+        people = self.participants.values()
+        return plan(
+            [p.info for p in people],
+            translation_blocked=bool(self.translation_blocked),
+            paused={p.id for p in people if p.translation_paused},
             running=self.sessions,
-            listeners=listeners,
             limit=settings.MAX_TRANSLATION_SESSIONS_PER_CALL,
         )
-        self._tell_limited(wanted - allowed)
-        wanted = allowed
-        for key in [k for k in self.sessions if k not in wanted]:
+
+    def _reconcile(self) -> None:
+        """Apply the roster's plan: start and stop sessions, rewire every listener's mix."""
+        wanted = self._plan()
+        self._tell_limited(set(wanted.limited))
+        for key in [k for k in self.sessions if k not in wanted.sessions]:
             session = self.sessions.pop(key)
             self._flushes.add(self.spawn(session.close(), name=f"close {session!r}"))
-        for speaker_id, language in sorted(wanted - self.sessions.keys()):
+        for speaker_id, language in sorted(wanted.sessions - self.sessions.keys()):
             session = TranslationSession(
                 client=self.client,
                 room_id=self.room_id,
@@ -362,50 +330,44 @@ class Call:
             )
             self.sessions[session.key] = session
             session.start()
-        for speaker in people:
-            speaker.session_languages = sorted(lang for (sid, lang) in self.sessions if sid == speaker.id)
-        for listener in people:
-            for speaker in people:
-                if speaker is listener:
-                    continue
-                # Untranslated (same language, or translation off): the voice itself, at full volume.
-                same_language = listener.info.hear == speaker.info.speak or bool(self.translation_blocked)
-                original_gain = 1.0 if same_language else listener.info.original_volume
-                if original_gain > 0:
-                    listener.source(f"orig:{speaker.id}", original_gain)
-                else:
-                    listener.drop_source(f"orig:{speaker.id}")
-                if same_language:
-                    listener.drop_source(f"tr:{speaker.id}")
-                else:
-                    listener.source(f"tr:{speaker.id}", listener.info.translation_volume)
+        for participant in self.participants.values():
+            participant.session_languages = wanted.languages_of(participant.id)
+            mix = wanted.sources.get(participant.id, {})
+            for source in [k for k in participant.buffers if k not in mix]:
+                participant.drop_source(source)
+            for source, gain in mix.items():
+                participant.source(source, gain)
         self.outbox.group_send(room_group(self.room_id), self.roster())
+
+    def _drop_sources_of(self, speaker_id: str) -> None:
+        for other in self.participants.values():
+            other.drop_source(SourceKey.original(speaker_id))
+            other.drop_source(SourceKey.translation(speaker_id))
 
     def _tell_limited(self, limited: set[SessionKey]) -> None:
         """Tell the listeners of each newly left-out session why they hear no translation."""
         for speaker_id, language in limited - self.limited:
-            message = {
-                "type": "worker.translation",
-                "speaker": speaker_id,
-                "language": language,
-                "status": "limited",
-                "detail": gettext_noop(
+            message = contract.TranslationStatus(
+                speaker=speaker_id,
+                language=language,
+                status="limited",
+                detail=gettext_noop(
                     "This call runs at most %(n)s translations at once: this one starts when a place is free."
                 )
                 % {"n": settings.MAX_TRANSLATION_SESSIONS_PER_CALL},
-            }
-            for listener in self.participants.values():
-                if listener.id != speaker_id and listener.info.hear == language:
-                    self.outbox.send(listener.reply_channel, message)
+            )
+            for listener in self._listeners_of(speaker_id, language):
+                self.outbox.send(listener.reply_channel, message)
         self.limited = limited
 
-    def roster(self) -> dict[str, Any]:
+    def roster(self) -> contract.Roster:
         """Who is in the call and which translations run: what every room page shows."""
-        return {
-            "type": "call.roster",
-            "participants": [p.info.public() for p in self.participants.values()],
-            "sessions": [{"speaker": s, "language": lang} for (s, lang) in sorted(self.sessions)],
-        }
+        return contract.Roster(
+            participants=[p.info.public() for p in self.participants.values()],
+            sessions=[
+                contract.SessionInfo(speaker, language) for (speaker, language) in sorted(self.sessions)
+            ],
+        )
 
     def on_speaker_audio(self, speaker: Participant, pcm: bytes) -> None:
         """The hot path: 20 ms of a speaker's voice (24 kHz mono PCM16) arrives."""
@@ -414,7 +376,7 @@ class Call:
             pcm = bytes(len(pcm))
         else:
             samples = np.frombuffer(pcm, dtype=np.int16)
-            key = f"orig:{speaker.id}"
+            key = SourceKey.original(speaker.id)
             for listener in self.participants.values():
                 buffer = listener.buffers.get(key)
                 if buffer is not None:
@@ -431,17 +393,17 @@ class Call:
                     session.feed(message, len(chunk), speech)
 
     def _listeners(self, session: TranslationSession) -> list[Participant]:
-        return [
-            p
-            for p in self.participants.values()
-            if p.id != session.speaker_id and p.info.hear == session.language
-        ]
+        return self._listeners_of(session.speaker_id, session.language)
+
+    def _listeners_of(self, speaker_id: str, language: str) -> list[Participant]:
+        """Who hears `speaker_id` in `language`: the listeners of that language but the speaker."""
+        return [p for p in self.participants.values() if p.id != speaker_id and p.info.hear == language]
 
     # --- TranslationSession listener ---------------------------------------------------------
 
     def on_translated_audio(self, session: TranslationSession, pcm: bytes) -> None:
         samples = np.frombuffer(pcm, dtype=np.int16)
-        key = f"tr:{session.speaker_id}"
+        key = SourceKey.translation(session.speaker_id)
         for listener in self._listeners(session):
             buffer = listener.buffers.get(key)
             if buffer is not None:
@@ -451,14 +413,9 @@ class Call:
         speaker = self.participants.get(session.speaker_id)
         if speaker is None or not text:
             return
-        message = {
-            "type": "worker.caption",
-            "speaker": speaker.id,
-            "name": speaker.info.name,
-            "language": session.language,
-            "kind": kind,
-            "text": text,
-        }
+        message = contract.Caption(
+            speaker=speaker.id, name=speaker.info.name, language=session.language, kind=kind, text=text
+        )
         for listener in self._listeners(session):
             self.outbox.send(listener.reply_channel, message)
         # Listeners who share the speaker's language have no session of their own: they read
@@ -468,19 +425,14 @@ class Call:
             and speaker.session_languages
             and session.language == speaker.session_languages[0]
         ):
-            same = {**message, "language": speaker.info.speak}
-            for listener in self.participants.values():
-                if listener is not speaker and listener.info.hear == speaker.info.speak:
-                    self.outbox.send(listener.reply_channel, same)
+            same = dataclasses.replace(message, language=speaker.info.speak)
+            for listener in self._listeners_of(speaker.id, speaker.info.speak):
+                self.outbox.send(listener.reply_channel, same)
 
     def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None:
         logger.info("room=%s %r: %s %s", self.room_id, session, status, detail)
-        message = {
-            "type": "worker.translation",
-            "speaker": session.speaker_id,
-            "language": session.language,
-            "status": status,
-            "detail": detail,
-        }
+        message = contract.TranslationStatus(
+            speaker=session.speaker_id, language=session.language, status=status, detail=detail
+        )
         for listener in self._listeners(session):
             self.outbox.send(listener.reply_channel, message)

@@ -8,6 +8,7 @@ The message loop only routes: anything slow runs in a task owned by the call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -17,13 +18,14 @@ from typing import Any
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from . import ice
-from .call import Call
-from .peer import ParticipantInfo
-from .registry import Registry, key_prefix
-from .slots import OwnerSlots
-from .translation import TranslationSession, Usage, make_client
-from .usage import UsageReporter
+from media_workers.runtime import ice
+from media_workers.runtime.call import Call
+from media_workers.runtime.slots import OwnerSlots
+from media_workers.runtime.translation import TranslationSession, Usage, make_client
+from media_workers.runtime.usage import UsageReporter
+from media_workers.shared import contract
+from media_workers.shared.contract import Message
+from media_workers.shared.registry import Registry, key_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +37,16 @@ class WorkerOutbox:
 
     def __init__(self, layer: BaseChannelLayer) -> None:
         self.layer = layer
-        self.queue: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue(OUTBOX_SIZE)
+        self.queue: asyncio.Queue[tuple[str, str, Message]] = asyncio.Queue(OUTBOX_SIZE)
         self.dropped = 0
 
-    def send(self, channel: str, message: dict[str, Any]) -> None:
+    def send(self, channel: str, message: Message) -> None:
         self._put(("send", channel, message))
 
-    def group_send(self, group: str, message: dict[str, Any]) -> None:
+    def group_send(self, group: str, message: Message) -> None:
         self._put(("group", group, message))
 
-    def _put(self, item: tuple[str, str, dict[str, Any]]) -> None:
+    def _put(self, item: tuple[str, str, Message]) -> None:
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -57,12 +59,12 @@ class WorkerOutbox:
             kind, target, message = await self.queue.get()
             try:
                 if kind == "send":
-                    await self.layer.send(target, message)
+                    await self.layer.send(target, message.to_dict())
                 else:
-                    await self.layer.group_send(target, message)
+                    await self.layer.group_send(target, message.to_dict())
             except Exception:
                 # A full or vanished consumer channel must not stop everyone else's messages.
-                logger.warning("could not deliver %s to %s", message.get("type"), target, exc_info=True)
+                logger.warning("could not deliver %s to %s", message.TYPE, target, exc_info=True)
 
 
 class MediaWorker:
@@ -154,7 +156,7 @@ class MediaWorker:
             logger.warning("worker=%s: could not mark itself draining", self.id, exc_info=True)
         moving = [p for call in self.calls.values() for p in call.participants.values()]
         for participant in moving:
-            self.outbox.send(participant.reply_channel, {"type": "worker.moving"})
+            self.outbox.send(participant.reply_channel, contract.Moving())
         if moving:
             # Keep the old calls playing while the pages connect to their new worker.
             await asyncio.sleep(settings.MEDIA_WORKER_DRAIN_SECONDS)
@@ -178,70 +180,66 @@ class MediaWorker:
 
     # --- Messages from the web tier ------------------------------------------------------------
 
-    def dispatch(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        room_id = str(message.get("room", ""))
-        if kind == "worker.ping":
+    def dispatch(self, raw: dict[str, Any]) -> None:
+        """Route one message from the web tier; ContractError if it does not fit the contract."""
+        message = contract.parse(raw)
+        if isinstance(message, contract.Ping):
             # A web process whose call's worker looks late asks if it is alive (rooms/consumers.py).
-            self.outbox.send(message["reply_channel"], {"type": "worker.pong", "worker_id": self.id})
+            self.outbox.send(message.reply_channel, contract.Pong(worker_id=self.id))
             return
-        if kind == "participant.join":
-            call = self.calls.get(room_id)
-            if call is None:
-                call = Call(
-                    room_id=room_id,
-                    outbox=self.outbox,
-                    client=self.client,
-                    on_empty=self._call_empty,
-                    on_session_end=self._session_ended,
-                    slots=self.slots,
-                )
-                self.calls[room_id] = call
-            call.payer_id = message["payer_id"]
-            info = ParticipantInfo(**message["participant"])
-            if "translation_blocked" in message:
-                call.set_translation_blocked(message["translation_blocked"])
-            call.spawn(
-                call.join(
-                    info=info,
-                    reply_channel=message["reply_channel"],
-                    sdp=message["sdp"],
-                    sdp_type=message.get("sdp_type", "offer"),
-                ),
-                name=f"join {info.id}",
-            )
+        if isinstance(message, contract.Join):
+            self._join(message)
             return
-        call = self.calls.get(room_id)
+        room_id: str | None = getattr(message, "room_id", None)
+        call = self.calls.get(room_id) if room_id is not None else None
         if call is None:
-            if kind not in ("participant.leave", "room.roster", "room.translation", "room.end"):
+            reply_channel = getattr(message, "reply_channel", None)
+            if isinstance(message, contract.Candidate | contract.Update) and reply_channel:
                 self.outbox.send(
-                    message.get("reply_channel", ""),
-                    {"type": "worker.error", "code": "not_in_call", "message": "Join the call first."},
+                    reply_channel, contract.WorkerError(code="not_in_call", message="Join the call first.")
                 )
             return
-        if kind == "room.translation":
-            call.set_translation_blocked(message.get("blocked"))
-            return
-        if kind == "room.end":
-            # The room was closed or deleted: every peer connection and translation ends now,
-            # whatever its pages do.
-            del self.calls[room_id]
-            self._spawn(self._release(call), name=f"end {room_id}")
-            return
-        if kind == "room.roster":
-            self.outbox.send(message["reply_channel"], call.roster())
-            return
-        participant_id = str(message.get("participant_id", ""))
-        if kind == "participant.candidate":
-            call.spawn(call.add_candidate(participant_id, message["candidate"]), name="candidate")
-        elif kind == "participant.update":
-            call.update(participant_id, message.get("changes", {}))
-        elif kind == "participant.leave":
-            call.spawn(
-                call.leave(participant_id, message.get("reply_channel")), name=f"leave {participant_id}"
+        match message:
+            case contract.TranslationBlocked(blocked=blocked):
+                call.set_translation_blocked(blocked)
+            case contract.EndCall():
+                # The room was closed or deleted: every peer connection and translation ends now,
+                # whatever its pages do.
+                del self.calls[call.room_id]
+                self._spawn(self._release(call), name=f"end {call.room_id}")
+            case contract.RosterRequest(reply_channel=reply_channel):
+                self.outbox.send(reply_channel, call.roster())
+            case contract.Candidate(participant_id=participant_id, candidate=candidate):
+                call.spawn(call.add_candidate(participant_id, candidate), name="candidate")
+            case contract.Update(participant_id=participant_id, changes=changes):
+                call.update(participant_id, changes)
+            case contract.Leave(participant_id=participant_id, reply_channel=reply_channel):
+                call.spawn(call.leave(participant_id, reply_channel), name=f"leave {participant_id}")
+            case _:
+                logger.warning("worker=%s room=%s: %s is not for the worker", self.id, room_id, message.TYPE)
+
+    def _join(self, message: contract.Join) -> None:
+        call = self.calls.get(message.room_id)
+        if call is None:
+            call = Call(
+                room_id=message.room_id,
+                outbox=self.outbox,
+                client=self.client,
+                on_empty=self._call_empty,
+                on_session_end=self._session_ended,
+                slots=self.slots,
             )
-        else:
-            logger.warning("worker=%s room=%s: unknown message type %r", self.id, room_id, kind)
+            self.calls[message.room_id] = call
+        call.payer_id = message.payer_id
+        call.set_translation_blocked(message.translation_blocked)
+        # The call keeps and changes the participant's info: its own copy, not the message's.
+        info = dataclasses.replace(message.participant)
+        call.spawn(
+            call.join(
+                info=info, reply_channel=message.reply_channel, sdp=message.sdp, sdp_type=message.sdp_type
+            ),
+            name=f"join {info.id}",
+        )
 
     def _call_empty(self, call: Call) -> None:
         if self.calls.get(call.room_id) is call and call.is_empty:

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from openai import AsyncOpenAI
 
-from . import metrics
+from media_workers.runtime import counters
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Listener(Protocol):
 
 
 class Slots(Protocol):
-    """The owner's places for translation sessions (media_workers/slots.py)."""
+    """The owner's places for translation sessions (media_workers/runtime/slots.py)."""
 
     async def acquire(self, session: TranslationSession) -> bool: ...
 
@@ -326,7 +326,7 @@ class TranslationSession:
             if self._closing:
                 return
             self.usage.reconnects += 1
-            metrics.OPENAI_RECONNECTS.inc()
+            counters.OPENAI_RECONNECTS.inc()
             attempt += 1
             self._set_status("reconnecting", detail)
             delay = min(settings.TRANSLATION_RECONNECT_MAX_DELAY, 0.25 * 2 ** (attempt - 1))
@@ -400,7 +400,7 @@ class TranslationSession:
     def _retire(self, link: _Link, successor: _Link) -> None:
         self.rotations += 1
         logger.info("room=%s %r: moved to a new session before expiry", self.room_id, self)
-        metrics.OPENAI_ROTATIONS.inc()
+        counters.OPENAI_ROTATIONS.inc()
         task = asyncio.create_task(self._finish_flush(link, successor), name=f"{self!r} flush")
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
@@ -486,7 +486,7 @@ class TranslationSession:
             pcm = base64.b64decode(event["delta"])
             if self.usage.first_audio_at is None:
                 self.usage.first_audio_at = time.time()
-                metrics.FIRST_TRANSLATED_AUDIO.observe(self.usage.first_audio_at - self.usage.started_at)
+                counters.FIRST_TRANSLATED_AUDIO.observe(self.usage.first_audio_at - self.usage.started_at)
             self.usage.seconds_received += len(pcm) / 48000
             self.listener.on_translated_audio(self, pcm)
         elif kind == "session.output_transcript.delta":
@@ -503,7 +503,7 @@ class TranslationSession:
             return True
         elif kind == "error":
             self.usage.errors += 1
-            metrics.OPENAI_ERRORS.inc()
+            counters.OPENAI_ERRORS.inc()
             error = event.get("error") or {}
             logger.warning(
                 "room=%s %r: translation error %s: %s",

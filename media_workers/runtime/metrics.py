@@ -1,9 +1,6 @@
-"""The media worker's Prometheus metrics, and the small HTTP server for its /healthz and /metrics.
+"""The small HTTP server for the media worker's /healthz and /metrics: at the top, it reads the worker.
 
-The audio path increments nothing of Prometheus: frame and playout counts are plain
-integers the peers, tracks and playout buffers keep anyway, summed when scraped. When a
-participant or buffer goes away its totals move to `RETIRED`, so every counter only grows.
-Rare events (OpenAI errors, reconnects, the first translated audio) are counted directly.
+The counters it reports live at the bottom, in counters.py, so the audio path never imports this.
 
 The server runs on the worker's event loop, so a scrape sees the calls between two audio
 steps, never halfway through one, and /healthz answering means the loop is not stuck.
@@ -16,76 +13,31 @@ import json
 import logging
 from collections import Counter as Tally
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Counter,
-    Histogram,
     ProcessCollector,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from media_workers.runtime.counters import (
+    FIRST_TRANSLATED_AUDIO,
+    OPENAI_ERRORS,
+    OPENAI_RECONNECTS,
+    OPENAI_ROTATIONS,
+    RETIRED,
+)
+
 if TYPE_CHECKING:
-    from .peer import Participant
-    from .playout import PlayoutBuffer
-    from .worker import MediaWorker
+    from media_workers.runtime.worker import MediaWorker
 
 logger = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 5.0
-
-OPENAI_ERRORS = Counter(
-    "translate_worker_openai_errors",
-    "Error events from the translation service.",
-    registry=None,
-)
-OPENAI_RECONNECTS = Counter(
-    "translate_worker_openai_reconnects",
-    "Translation sessions reconnected after a failed or dropped connection.",
-    registry=None,
-)
-OPENAI_ROTATIONS = Counter(
-    "translate_worker_openai_rotations",
-    "Translation sessions handed over to a successor before they expired.",
-    registry=None,
-)
-FIRST_TRANSLATED_AUDIO = Histogram(
-    "translate_worker_first_translated_audio_seconds",
-    "From a translation session's start to its first translated audio.",
-    buckets=(0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0),
-    registry=None,
-)
-
-
-@dataclass
-class Retired:
-    """Totals of participants and playout buffers that are gone."""
-
-    frames_in: int = 0
-    frames_out: int = 0
-    underruns: int = 0
-    overrun_samples: int = 0
-
-
-RETIRED = Retired()
-
-
-def retire_buffer(buffer: PlayoutBuffer) -> None:
-    RETIRED.underruns += buffer.underruns
-    RETIRED.overrun_samples += buffer.overrun_samples
-
-
-def retire_participant(participant: Participant) -> None:
-    """Called once, when the participant closes (after its track stopped counting)."""
-    RETIRED.frames_in += participant.frames_in
-    RETIRED.frames_out += participant.track.frames_sent
-    for buffer in participant.buffers.values():
-        retire_buffer(buffer)
 
 
 class WorkerCollector(Collector):
@@ -131,6 +83,11 @@ class WorkerCollector(Collector):
             "translate_worker_audio_frames_out",
             "20 ms audio frames sent to browsers.",
             value=RETIRED.frames_out + sum(p.track.frames_sent for p in participants),
+        )
+        yield CounterMetricFamily(
+            "translate_worker_audio_frames_late",
+            "Audio frames sent to browsers more than a frame (20 ms) late.",
+            value=RETIRED.frames_late + sum(p.track.late_frames for p in participants),
         )
         yield CounterMetricFamily(
             "translate_worker_playout_underruns",

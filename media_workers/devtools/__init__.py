@@ -1,0 +1,1 @@
+"""Tools for development and tests: never imported by the runtime or the web tier."""

@@ -455,7 +455,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
             now = time.monotonic()
             if worker is not None:
                 missing_since = None
-                if worker.lost or (worker.heartbeat_age > late and not await self._worker_answers(worker)):
+                # A draining worker is moving its calls itself (worker.moving): don't race it.
+                if worker.lost or (
+                    not worker.draining
+                    and worker.heartbeat_age > late
+                    and not await self._worker_answers(worker)
+                ):
                     await self._worker_lost(worker_id)
             elif missing_since is None:
                 missing_since = now

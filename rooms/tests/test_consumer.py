@@ -358,3 +358,20 @@ async def test_it_keeps_the_call_on_a_late_worker_that_answers_its_ping(
         assert await room_worker_id(room) == late_worker.id
     finally:
         await comm.disconnect()
+
+
+async def test_it_leaves_a_draining_worker_to_move_its_calls_itself(
+    people: People, late_worker: LateWorker
+) -> None:
+    room, _, member, _ = people
+    comm = await communicator(room, member)
+    try:
+        await late_worker.join(comm)
+        # SIGTERM: the worker says it is draining and is busy moving its calls (worker.moving);
+        # a late heartbeat and an unanswered ping then say nothing about its death.
+        await announce_worker(late_worker.id, channel=late_worker.channel, draining=True, ttl=60)
+        late_worker.answering = False
+        assert await comm.receive_nothing(timeout=1.5)
+        assert late_worker.pings == 0
+    finally:
+        await comm.disconnect()

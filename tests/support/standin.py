@@ -20,6 +20,7 @@ async def announce_worker(
     capacity: int = 5,
     participants: int = 0,
     sessions: int = 0,
+    draining: bool = False,
     ttl: float = 30,
 ) -> None:
     """Register a stand-in media worker (a test listening on `channel`) as live in Redis."""
@@ -32,7 +33,7 @@ async def announce_worker(
         capacity=capacity,
         participants=participants,
         sessions=sessions,
-        draining=False,
+        draining=draining,
         ttl=ttl,
     )
     await registry.close()

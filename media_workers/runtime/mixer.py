@@ -24,6 +24,8 @@ _INT16_MAX = 32767
 # After this many frames with nothing to play the encoder has flushed its look-ahead (the end
 # of the last sound): from then on the listener gets opus.silence() and nothing is encoded.
 _SILENCE_SETTLE_FRAMES = 3
+# A mix that stays within this (about -66 dBFS: a decoder's noise floor in a pause) is silence.
+QUIET_PEAK = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ class ListenerTrack(MediaStreamTrack):
     def encode_frame(self) -> bytes:
         """The next frame of the mix as one Opus packet."""
         mixed = self.mix_frame()
-        if mixed is not None:
+        if mixed is not None and (mixed.max() > QUIET_PEAK or mixed.min() < -QUIET_PEAK):
             self._quiet_frames = 0
             return self._encoder.encode(mixed)
         self._quiet_frames += 1

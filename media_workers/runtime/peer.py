@@ -124,9 +124,10 @@ class Participant:
             # Translations arrive in bursts faster than real time and need room; a live voice
             # must stay live, so late audio of it is dropped rather than queued.
             max_ms = settings.PLAYOUT_MAX_MS if key.kind is Source.TRANSLATION else ORIGINAL_MAX_MS
-            # Past a chunk (translation) or a few frames (voice) of backlog, skip silence so a
-            # backlog never becomes permanent delay (bench/README.md: it was ~250 ms).
-            catch_up_ms = settings.TRANSLATION_CHUNK_MS if key.kind is Source.TRANSLATION else 20
+            # Past a chunk (translation) or anything beyond the frame being pulled (voice, which
+            # arrives packet by packet), skip silence so a backlog never becomes permanent delay
+            # (bench/README.md: it was ~250 ms; a voice frame of standing fill was ~20 ms).
+            catch_up_ms = settings.TRANSLATION_CHUNK_MS if key.kind is Source.TRANSLATION else 0
             buffer = PlayoutBuffer(max_ms=max_ms, catch_up_ms=catch_up_ms)
             self.buffers[key] = buffer
             self.track.set_source(key, buffer, gain)

@@ -83,6 +83,20 @@ def test_it_sends_true_silence_once_the_encoder_has_settled() -> None:
     assert not any(samples.any() for samples in decoded[3:])
 
 
+def test_a_pause_at_the_noise_floor_is_sent_as_silence_too() -> None:
+    track = ListenerTrack()
+    track.set_source("translation", _tone_buffer(700, 0.1), gain=1.0)
+    noise = PlayoutBuffer(max_ms=1000)
+    noise.push(np.resize(np.array([9, -12, 4, -7], dtype=np.int16), 10 * FRAME_SAMPLES))
+    track.set_source("voice", noise, gain=1.0)
+    for _ in range(5):
+        track.encode_frame()
+
+    packets = [track.encode_frame() for _ in range(5)]
+
+    assert all(packet is opus.silence(FRAME_SAMPLES) for packet in packets[3:])
+
+
 def test_it_stops_mixing_a_removed_source() -> None:
     track = ListenerTrack()
     voice = _buffer_with(700, 700)

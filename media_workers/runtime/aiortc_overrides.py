@@ -143,6 +143,19 @@ def prefer_opus(transceiver: RTCRtpTransceiver) -> None:
     transceiver.setCodecPreferences([c for c in capabilities.codecs if c.mimeType.lower() == "audio/opus"])
 
 
+# --- Answer: ask the browser for in-band FEC --------------------------------------------------
+#
+# Replaces: the parameters of a transceiver's negotiated Opus codec (`RTCRtpTransceiver._codecs`,
+# set when the offer is applied), which aiortc leaves empty. Why: a browser adds in-band FEC to
+# what it sends only when the answer says `useinbandfec=1`; InboundAudio recovers a lost packet
+# from the next one's FEC with it.
+def ask_for_fec(transceiver: RTCRtpTransceiver) -> None:
+    """Call between applying the offer and creating the answer."""
+    for codec in transceiver._codecs:
+        if codec.mimeType.lower() == "audio/opus":
+            codec.parameters["useinbandfec"] = 1
+
+
 # --- Send: hand aiortc's sender Opus packets, not frames -----------------------------------
 #
 # Replaces: nothing is patched. `RTCRtpSender._next_encoded_frame` sends whatever a track's

@@ -11,7 +11,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from django.conf import settings
 
 from media_workers.runtime import counters
-from media_workers.runtime.aiortc_overrides import InboundAudio, decode_inline, prefer_opus
+from media_workers.runtime.aiortc_overrides import InboundAudio, ask_for_fec, decode_inline, prefer_opus
 from media_workers.runtime.audio import ChunkAccumulator
 from media_workers.runtime.ice import parse_candidate, peer_policy, rtc_configuration, screen_offer
 from media_workers.runtime.mixer import ListenerTrack
@@ -22,6 +22,8 @@ from media_workers.shared.contract import ParticipantInfo
 logger = logging.getLogger(__name__)
 
 ORIGINAL_MAX_MS = 300
+# OpenAI's translation engine answers in frames of this length (docs: realtime translation).
+ENGINE_FRAME_MS = 200
 
 
 class Participant:
@@ -94,6 +96,7 @@ class Participant:
             transceiver.receiver, self._on_inbound, reorder_frames=settings.MEDIA_REORDER_FRAMES
         )
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=screened.sdp, type=sdp_type))
+        ask_for_fec(transceiver)
         self._watchdog = asyncio.create_task(self._watch_for_silence(), name=f"silence {self.id}")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         description = self.pc.localDescription
@@ -124,10 +127,13 @@ class Participant:
             # Translations arrive in bursts faster than real time and need room; a live voice
             # must stay live, so late audio of it is dropped rather than queued.
             max_ms = settings.PLAYOUT_MAX_MS if key.kind is Source.TRANSLATION else ORIGINAL_MAX_MS
-            # Past a chunk (translation) or anything beyond the frame being pulled (voice, which
-            # arrives packet by packet), skip silence so a backlog never becomes permanent delay
-            # (bench/README.md: it was ~250 ms; a voice frame of standing fill was ~20 ms).
-            catch_up_ms = settings.TRANSLATION_CHUNK_MS if key.kind is Source.TRANSLATION else 0
+            # Past what arrives at once (a translation: a chunk, or the model's 200 ms frame,
+            # whichever is longer; a voice: one packet), skip silence so a backlog never becomes
+            # permanent delay (bench/README.md: it was ~250 ms). Less would skip the pauses
+            # inside a frame and leave gaps in speech that runs on into the next one.
+            catch_up_ms = (
+                max(settings.TRANSLATION_CHUNK_MS, ENGINE_FRAME_MS) if key.kind is Source.TRANSLATION else 0
+            )
             buffer = PlayoutBuffer(max_ms=max_ms, catch_up_ms=catch_up_ms)
             self.buffers[key] = buffer
             self.track.set_source(key, buffer, gain)

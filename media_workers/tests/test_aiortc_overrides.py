@@ -18,7 +18,13 @@ from aiortc.rtcrtpsender import RTCRtpSender
 
 from media_workers.devtools.dsp import dominant_frequency, tone
 from media_workers.runtime import aiortc_overrides, opus
-from media_workers.runtime.aiortc_overrides import InboundAudio, decode_inline, opus_packet, prefer_opus
+from media_workers.runtime.aiortc_overrides import (
+    InboundAudio,
+    ask_for_fec,
+    decode_inline,
+    opus_packet,
+    prefer_opus,
+)
 from media_workers.runtime.audio import FRAME_SAMPLES, SAMPLE_RATE
 from media_workers.runtime.mixer import ListenerTrack
 from media_workers.runtime.playout import PlayoutBuffer
@@ -82,6 +88,22 @@ async def test_the_answer_offers_opus_only(peers: list[RTCPeerConnection]) -> No
 
     rtpmaps = [line for line in answer.sdp.splitlines() if line.startswith("a=rtpmap:")]
     assert rtpmaps and all("opus/48000/2" in line for line in rtpmaps)
+
+
+async def test_the_answer_asks_for_in_band_fec(peers: list[RTCPeerConnection]) -> None:
+    browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    worker = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    peers += [browser, worker]
+    browser.addTransceiver("audio")
+    await browser.setLocalDescription(await browser.createOffer())
+    transceiver = worker.addTransceiver("audio", direction="sendrecv")
+
+    await worker.setRemoteDescription(browser.localDescription)
+    ask_for_fec(transceiver)
+    await worker.setLocalDescription(await worker.createAnswer())
+
+    fmtp = [line for line in worker.localDescription.sdp.splitlines() if line.startswith("a=fmtp:")]
+    assert any(line.endswith(" useinbandfec=1") for line in fmtp)
 
 
 # --- Both overrides between two real peers ---------------------------------------------------

@@ -97,6 +97,7 @@ class Decoder:
 
     def __init__(self) -> None:
         lib = library()
+        self._destroy = lib.opus_decoder_destroy
         error = ctypes.c_int()
         self._state = lib.opus_decoder_create(SAMPLE_RATE, 1, ctypes.byref(error))
         _check(error.value, "opus_decoder_create")
@@ -124,7 +125,7 @@ class Decoder:
     def __del__(self) -> None:
         state, self._state = getattr(self, "_state", None), None
         if state:
-            library().opus_decoder_destroy(state)
+            self._destroy(state)
 
 
 class Encoder:
@@ -138,6 +139,7 @@ class Encoder:
         application: int = _OPUS_APPLICATION_VOIP,
     ) -> None:
         lib = library()
+        self._destroy = lib.opus_encoder_destroy
         error = ctypes.c_int()
         self._state = lib.opus_encoder_create(SAMPLE_RATE, 1, application, ctypes.byref(error))
         _check(error.value, "opus_encoder_create")
@@ -165,7 +167,7 @@ class Encoder:
     def __del__(self) -> None:
         state, self._state = getattr(self, "_state", None), None
         if state:
-            library().opus_encoder_destroy(state)
+            self._destroy(state)
 
 
 @functools.cache

@@ -6,7 +6,6 @@ import asyncio
 import signal
 from typing import Any
 
-import uvloop
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -36,8 +35,7 @@ class Command(BaseCommand):
                 "OPENAI_API_KEY is not set. Set it to translate with OpenAI; demo mode (the local "
                 "stand-in translator) runs only with DEBUG=1 or DEMO_MODE=1."
             )
-        # uvloop: aiortc's per-packet work is mostly event-loop callbacks.
-        uvloop.run(
+        asyncio.run(
             self.serve(
                 worker_id=options["worker_id"],
                 capacity=options["capacity"],

@@ -19,11 +19,12 @@ from django.utils.translation import gettext_noop
 from openai import AsyncOpenAI
 
 from media_workers.runtime.ice import BadOffer
+from media_workers.runtime.interpreter import InterpreterSession
 from media_workers.runtime.peer import Participant
 from media_workers.runtime.plan import Plan, SessionKey, Source, SourceKey, plan
 from media_workers.runtime.translation import Slots, TranslationSession, Usage, append_message
 from media_workers.shared import contract
-from media_workers.shared.contract import ParticipantInfo, room_group
+from media_workers.shared.contract import ParticipantInfo, is_turn_based, room_group
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +317,9 @@ class Call:
             session = self.sessions.pop(key)
             self._flushes.add(self.spawn(session.close(), name=f"close {session!r}"))
         for speaker_id, language in sorted(wanted.sessions - self.sessions.keys()):
-            session = TranslationSession(
+            # Languages the translate model cannot speak get a turn-based interpreter.
+            kind = InterpreterSession if is_turn_based(language) else TranslationSession
+            session = kind(
                 client=self.client,
                 room_id=self.room_id,
                 speaker_id=speaker_id,

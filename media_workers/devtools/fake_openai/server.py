@@ -174,6 +174,7 @@ class _Session:
     def stats(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "endpoint": "translations",
             "model": self.model,
             "output_language": self.language,
             "audio_seconds_received": self.samples_in / dsp.SAMPLE_RATE,

@@ -13,6 +13,8 @@ is here:
 - no long conversation: after each response, all but the last `OPENAI_INTERPRETER_KEEP_ITEMS`
   conversation items are deleted, so the model keeps a sentence of context and never drifts
   into a chat (or a growing, ever dearer input);
+- the stall watchdog: silence is normal while nobody speaks and while a turn is spoken; only an
+  answer owed (a turn ended, its response not done) that does not come is a stall;
 - a flush (closing, or handing over to a successor): there is no `session.close` here, so a
   turn still being spoken is committed and answered, and the connection closes once no
   response is owed.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,10 +130,12 @@ class InterpreterSession(TranslationSession):
             state = self._turns[link] = _Turns()
         return state
 
-    def _awaits_answer(self) -> bool:
-        # The server says nothing while a turn is being spoken, however long it is.
+    def _expects_answer(self, speech: bool) -> bool:
+        # Speech promises nothing here: the server says nothing while a turn is being spoken,
+        # however long, nor for sound its VAD does not take for speech. Quiet after a turn
+        # began promises its end (speech_stopped); an ended turn, its answer (see `_handle`).
         link = self._link
-        return link is None or not self._state(link).in_speech
+        return not speech and link is not None and self._state(link).in_speech
 
     def _session_config(self) -> dict[str, Any]:
         audio_format = {"type": "audio/pcm", "rate": 24000}
@@ -177,6 +182,14 @@ class InterpreterSession(TranslationSession):
         await super()._stop()
 
     def _handle(self, link: _Link, event: dict[str, Any]) -> bool:
+        closed = self._on_event(link, event)
+        state = self._state(link)
+        if not closed and ((state.owed and not state.in_speech) or state.responding):
+            # A turn has ended and its answer is not complete: silence from here on is a stall.
+            self._unanswered_since = time.monotonic()
+        return closed
+
+    def _on_event(self, link: _Link, event: dict[str, Any]) -> bool:
         kind = event.get("type")
         state = self._state(link)
         if kind == "response.output_audio.delta":

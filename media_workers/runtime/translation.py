@@ -299,9 +299,9 @@ class TranslationSession:
         """Ask `link`'s server to deliver what it still owes, then end the session (`session.closed`)."""
         await link.connection.send_raw(CLOSE_EVENT)
 
-    def _awaits_answer(self) -> bool:
-        """Whether speech sent now should soon bring a server event (the stall watchdog's rule)."""
-        return True
+    def _expects_answer(self, speech: bool) -> bool:
+        """Whether a chunk sent now should soon bring a server event (the stall watchdog's rule)."""
+        return speech
 
     async def _open(self, *, hold: bool = False) -> _Link:
         """Connect one OpenAI session and give it this translation's whole configuration.
@@ -475,7 +475,7 @@ class TranslationSession:
                 self._roll_month()
                 await link.connection.send_raw(message)
                 self.usage.seconds_sent += n_bytes / 48000
-                if speech and self._unanswered_since is None and self._awaits_answer():
+                if self._unanswered_since is None and self._expects_answer(speech):
                     self._unanswered_since = time.monotonic()
                 continue
             if self._closing:

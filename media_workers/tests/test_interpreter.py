@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import numpy as np
@@ -169,3 +171,32 @@ def test_it_reads_token_classes_from_the_usage_of_response_done() -> None:
         "output_audio": 40,
     }
     assert set(usage_tokens({}).values()) == {0}
+
+
+async def test_a_long_turn_is_no_stall_but_an_answer_that_never_comes_is(
+    fake: FakeOpenAIServer, settings: Any
+) -> None:
+    settings.TRANSLATION_STALL_SECONDS = 1.0
+    listener = Listener()
+    session = interpreter_for(fake, listener)
+    session.start()
+    try:
+        assert await until(lambda: "live" in listener.statuses, timeout=5)
+        # Three seconds of one sentence: the server is silent all along, and that is fine.
+        # (A second at a time: the session keeps only about two seconds of backlog.)
+        for second in (1.0, 2.0, 3.0):
+            speak(session, 500, 1.0)
+
+            def sent(n: float = second) -> bool:
+                return received(fake) >= n
+
+            assert await until(sent, timeout=5)
+        await asyncio.sleep(1.5)
+        assert "reconnecting" not in listener.statuses
+        # The sentence ends, and the server says nothing more for longer than the stall limit.
+        fake.stalled_until = time.monotonic() + 30
+        speak(session, None, 0.8)
+        assert await until(lambda: "reconnecting" in listener.statuses, timeout=10)
+    finally:
+        fake.stalled_until = 0.0
+        await session.close()

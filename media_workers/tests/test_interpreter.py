@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -200,3 +201,44 @@ async def test_a_long_turn_is_no_stall_but_an_answer_that_never_comes_is(
     finally:
         fake.stalled_until = 0.0
         await session.close()
+
+
+async def test_it_hands_over_to_a_successor_before_expiry_and_every_sentence_is_still_heard(
+    settings: Any,
+) -> None:
+    settings.TRANSLATION_ROTATE_SECONDS = 1.5
+    fake = FakeOpenAIServer(mode="tone", session_lifetime_s=3.0)
+    await fake.start()
+    listener = Listener()
+    session = interpreter_for(fake, listener)
+    session.start()
+    tones = [400.0 + 50 * n for n in range(6)]
+    try:
+        assert await until(lambda: "live" in listener.statuses, timeout=5)
+        # Six sentences of 0.5 s, each followed by 0.7 s of quiet, fed in real time.
+        start = time.monotonic()
+        for index, freq in enumerate(tones):
+            speak(session, freq, 0.5)
+            speak(session, None, 0.7)
+            await asyncio.sleep(max(0.0, start + 1.2 * (index + 1) - time.monotonic()))
+        await session.close()
+    finally:
+        await session.close()
+        await fake.stop()
+
+    ended = fake.stats()["ended_sessions"]
+    assert session.rotations >= 2
+    # None ran into its expiry, and nothing failed on the way.
+    assert "expired" not in [s["ended_by"] for s in ended]
+    assert session.usage.reconnects == 0 and "error" not in listener.statuses
+    assert session.usage.seconds_sent == pytest.approx(1.2 * len(tones))
+    # Every sentence was heard in Turkish, in order (one cut by a hand-over comes in two parts).
+    heard = [
+        round(float(match))
+        for match in re.findall(
+            r"\[tone (\d+) Hz\]",
+            "".join(text for kind, text in listener.transcripts if kind == "translation"),
+        )
+    ]
+    expected = [round(freq * TONE_FACTORS["tr"]) for freq in tones]
+    assert [f for i, f in enumerate(heard) if i == 0 or f != heard[i - 1]] == expected

@@ -15,6 +15,9 @@ is here:
   into a chat (or a growing, ever dearer input);
 - the stall watchdog: silence is normal while nobody speaks and while a turn is spoken; only an
   answer owed (a turn ended, its response not done) that does not come is a stall;
+- pacing: a turn's answer arrives in one burst, faster than real time, and a long sentence
+  would overflow the listener's playout buffer (PLAYOUT_MAX_MS); it is handed on no more than
+  `AUDIO_LEAD_SECONDS` ahead of when it will have played;
 - a flush (closing, or handing over to a successor): there is no `session.close` here, so a
   turn still being spoken is committed and answered, and the connection closes once no
   response is owed.
@@ -23,6 +26,8 @@ is here:
 from __future__ import annotations
 
 import asyncio
+import base64
+import collections
 import json
 import logging
 import time
@@ -32,7 +37,7 @@ from typing import Any
 
 from django.conf import settings
 
-from media_workers.runtime.translation import TranslationSession, _Link, append_message
+from media_workers.runtime.translation import CLOSE_TIMEOUT, TranslationSession, _Link, append_message
 from media_workers.shared.contract import ENGLISH_NAMES
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,8 @@ TRANSLATION_APPEND = append_message(b"").split('"audio"')[0]
 INTERPRETER_APPEND = '{"type":"input_audio_buffer.append",'
 COMMIT_EVENT = '{"type":"input_audio_buffer.commit"}'
 RESPONSE_EVENT = '{"type":"response.create"}'
+# How far ahead of real time a turn's answer is handed to the call (well inside PLAYOUT_MAX_MS).
+AUDIO_LEAD_SECONDS = 1.0
 OUTPUT_EVENTS = frozenset(
     (
         "response.output_audio.delta",
@@ -110,6 +117,10 @@ class InterpreterSession(TranslationSession):
         self._turns: weakref.WeakKeyDictionary[_Link, _Turns] = weakref.WeakKeyDictionary()
         # Conversation item deletions on their way to the server.
         self._trimming: set[asyncio.Task[None]] = set()
+        # Answer audio waiting to be handed on, and when what was handed on ends (monotonic).
+        self._unplayed: collections.deque[bytes] = collections.deque()
+        self._played_until = 0.0
+        self._pacer: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<InterpreterSession room={self.room_id} speaker={self.speaker_id} -> {self.language}>"
@@ -177,9 +188,31 @@ class InterpreterSession(TranslationSession):
             await link.connection.close()
 
     async def _stop(self) -> None:
-        for task in list(self._trimming):
+        # The flush's answer still plays out (a speaker muted for a while has their last
+        # sentence heard), for as long as a flush may take.
+        if self._pacer is not None and not self._pacer.done():
+            await asyncio.wait({self._pacer}, timeout=CLOSE_TIMEOUT)
+        for task in [*self._trimming, *([self._pacer] if self._pacer else [])]:
             task.cancel()
+        self._unplayed.clear()
         await super()._stop()
+
+    def _play(self, pcm: bytes) -> None:
+        """Hand answer audio on at most AUDIO_LEAD_SECONDS ahead of real time."""
+        self._unplayed.append(pcm)
+        if self._pacer is None or self._pacer.done():
+            self._pacer = asyncio.create_task(self._pace(), name=f"{self!r} pacer")
+
+    async def _pace(self) -> None:
+        while self._unplayed:
+            now = time.monotonic()
+            ahead = self._played_until - now
+            if ahead > AUDIO_LEAD_SECONDS:
+                await asyncio.sleep(ahead - AUDIO_LEAD_SECONDS)
+                continue
+            pcm = self._unplayed.popleft()
+            self._played_until = max(self._played_until, now) + len(pcm) / 48000
+            self._deliver(pcm)
 
     def _handle(self, link: _Link, event: dict[str, Any]) -> bool:
         closed = self._on_event(link, event)
@@ -193,8 +226,8 @@ class InterpreterSession(TranslationSession):
         kind = event.get("type")
         state = self._state(link)
         if kind == "response.output_audio.delta":
-            return super()._handle(link, {"type": "session.output_audio.delta", "delta": event["delta"]})
-        if kind == "response.output_audio_transcript.delta":
+            self._play(base64.b64decode(event["delta"]))
+        elif kind == "response.output_audio_transcript.delta":
             self.listener.on_transcript(self, kind="translation", text=event.get("delta", ""))
         elif kind == "conversation.item.input_audio_transcription.delta":
             self.listener.on_transcript(self, kind="original", text=event.get("delta") or "")

@@ -499,16 +499,19 @@ class TranslationSession:
             elif self._handle(link, event):
                 return
 
+    def _deliver(self, pcm: bytes) -> None:
+        """Hand translated audio to the call, and meter it."""
+        if self.usage.first_audio_at is None:
+            self.usage.first_audio_at = time.time()
+            counters.FIRST_TRANSLATED_AUDIO.observe(self.usage.first_audio_at - self.usage.started_at)
+        self.usage.seconds_received += len(pcm) / 48000
+        self.listener.on_translated_audio(self, pcm)
+
     def _handle(self, link: _Link, event: dict[str, Any]) -> bool:
         """Act on one server event of `link`; True once the link is closed."""
         kind = event.get("type")
         if kind == "session.output_audio.delta":
-            pcm = base64.b64decode(event["delta"])
-            if self.usage.first_audio_at is None:
-                self.usage.first_audio_at = time.time()
-                counters.FIRST_TRANSLATED_AUDIO.observe(self.usage.first_audio_at - self.usage.started_at)
-            self.usage.seconds_received += len(pcm) / 48000
-            self.listener.on_translated_audio(self, pcm)
+            self._deliver(base64.b64decode(event["delta"]))
         elif kind == "session.output_transcript.delta":
             self.listener.on_transcript(self, kind="translation", text=event.get("delta", ""))
         elif kind == "session.input_transcript.delta":

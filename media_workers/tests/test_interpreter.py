@@ -15,7 +15,8 @@ from media_workers.devtools.call_client import until
 from media_workers.devtools.dsp import SAMPLE_RATE, ToneGenerator, dominant_frequency
 from media_workers.devtools.fake_openai import TONE_FACTORS, FakeOpenAIServer
 from media_workers.runtime.interpreter import InterpreterSession, instructions, usage_tokens
-from media_workers.runtime.translation import Usage, append_message
+from media_workers.runtime.playout import PlayoutBuffer
+from media_workers.runtime.translation import TranslationSession, Usage, append_message
 from tests.support.worker import Listener
 
 
@@ -242,3 +243,48 @@ async def test_it_hands_over_to_a_successor_before_expiry_and_every_sentence_is_
     ]
     expected = [round(freq * TONE_FACTORS["tr"]) for freq in tones]
     assert [f for i, f in enumerate(heard) if i == 0 or f != heard[i - 1]] == expected
+
+
+class PlayingListener(Listener):
+    """A listener whose translation goes through a playout buffer drained at real time, as in a call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer = PlayoutBuffer(max_ms=3000)
+
+    def on_translated_audio(self, session: TranslationSession, pcm: bytes) -> None:
+        super().on_translated_audio(session, pcm)
+        self.buffer.push(pcm)
+
+    async def play(self) -> None:
+        start = time.monotonic()
+        frames = 0
+        while True:
+            self.buffer.pull(SAMPLE_RATE // 50)
+            frames += 1
+            await asyncio.sleep(max(0.0, start + frames / 50 - time.monotonic()))
+
+
+async def test_it_hands_on_a_long_answer_no_faster_than_it_plays(fake: FakeOpenAIServer) -> None:
+    listener = PlayingListener()
+    player = asyncio.create_task(listener.play())
+    session = interpreter_for(fake, listener)
+    session.start()
+    try:
+        assert await until(lambda: "live" in listener.statuses, timeout=5)
+        # A 4-second sentence: its answer comes in one burst, longer than the playout buffer.
+        for second in (1.0, 2.0, 3.0, 4.0):
+            speak(session, 500, 1.0)
+
+            def sent(n: float = second) -> bool:
+                return received(fake) >= n
+
+            assert await until(sent, timeout=5)
+        speak(session, None, 0.8)
+        assert await until(lambda: len(listener.audio) >= 4 * SAMPLE_RATE * 2, timeout=10)
+    finally:
+        await session.close()
+        player.cancel()
+    # All of it was played: none of it was pushed out of the buffer unheard.
+    assert listener.buffer.overrun_samples == 0
+    assert listener.buffer.samples_in == 4 * SAMPLE_RATE

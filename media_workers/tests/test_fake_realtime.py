@@ -17,7 +17,7 @@ from openai.types.realtime.realtime_audio_input_turn_detection_param import (
 )
 
 from media_workers.devtools import dsp
-from media_workers.devtools.fake_openai import TONE_FACTORS, FakeOpenAIServer
+from media_workers.devtools.fake_openai import DEMO_PITCH_FACTOR, TONE_FACTORS, FakeOpenAIServer
 from media_workers.devtools.fake_openai.turns import TurnDetector
 from media_workers.runtime.interpreter import instructions
 
@@ -259,3 +259,22 @@ async def test_it_refuses_what_the_real_api_refuses_and_stays_open(
     assert error.type == "error", error
     assert (error.error.code, error.error.param, error.error.event_id) == (code, param, "evt_1")
     await interpret_into(connection, "tr")
+
+
+async def test_in_demo_mode_it_answers_a_turn_with_the_speakers_voice_pitch_shifted() -> None:
+    server = FakeOpenAIServer(mode="demo")
+    await server.start()
+    try:
+        client = AsyncOpenAI(api_key="sk-test", base_url=server.base_url)
+        async with client.realtime.connect(model="gpt-realtime-2.1") as connection:
+            assert (await recv(connection)).type == "session.created"
+            await interpret_into(connection, "ar")
+            await append(connection, np.concatenate([tone(500, 1.0), silence(0.6)]))
+            events = await recv_until(connection, "response.done")
+    finally:
+        await server.stop()
+    audio = response_audio(events)
+    assert audio.size == dsp.SAMPLE_RATE
+    assert dsp.dominant_frequency(audio[-4800:]) == pytest.approx(500 * DEMO_PITCH_FACTOR, abs=10)
+    transcript = "".join(e.delta for e in events if e.type == "response.output_audio_transcript.delta")
+    assert "demo translation to العربية" in transcript

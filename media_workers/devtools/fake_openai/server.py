@@ -46,7 +46,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from media_workers.devtools import dsp
-from media_workers.shared.contract import ENGLISH_NAMES, OUTPUT_LANGUAGES
+from media_workers.shared.contract import ENGLISH_NAMES, LISTENER_LANGUAGES, OUTPUT_LANGUAGES
 
 from . import turns
 from .modes import (
@@ -452,8 +452,10 @@ class _RealtimeSession(_Session):
 
     Server VAD (turns.py) ends each turn at a pause; only then does the turn come back, as one
     response: in tone mode each speech frame's frequency times the TONE_FACTORS entry of the
-    language the instructions ask for ("... into Turkish ..."), with its output transcript and a
-    `response.done` that carries the token usage. Old items can be deleted; nothing else of the
+    language the instructions ask for ("... into Turkish ..."); in echo mode the turn itself; in
+    demo mode the turn's voice pitch-shifted (without the translation endpoint's extra delay:
+    turn-taking is delay enough). With its output transcript and a `response.done` that carries
+    the token usage. Old items can be deleted; nothing else of the
     conversation API is implemented (such events get an error that says so).
     """
 
@@ -717,16 +719,22 @@ class _RealtimeSession(_Session):
         transcript = ""
         audio_ms = 0
         factor = TONE_FACTORS.get(self.language or "")
-        for tone in turn.tones:
-            if tone is None:
+        # Demo mode: the turn's own voice, pitch-shifted, with a line saying it is a demo.
+        language = LISTENER_LANGUAGES.get(self.language or "", "?")
+        demo_text = DEMO_TRANSCRIPT.format(language=language)
+        for tone, frame in zip(turn.tones, turn.frames, strict=True):
+            if tone is None and self.server.mode == "tone":
                 continue
-            if self.server.mode == "tone" and factor is not None:
+            if self.server.mode == "tone" and factor is not None and tone is not None:
                 self._tone.freq = tone * factor
                 pcm = self._tone.next(turns.VAD_FRAME_SAMPLES)
                 text = f"[tone {self._tone.freq:.0f} Hz] "
+            elif self.server.mode == "echo":
+                pcm, text = frame, "[echo] "
+            elif self.server.mode == "demo":
+                pcm, text = self._shifter.process(frame), demo_text
             else:
-                pcm = np.zeros(turns.VAD_FRAME_SAMPLES, dtype=np.int16)
-                text = ""
+                pcm, text = np.zeros(turns.VAD_FRAME_SAMPLES, dtype=np.int16), ""
             audio_ms += turns.VAD_FRAME_MS
             if text and not transcript.endswith(text):
                 transcript += text

@@ -49,6 +49,8 @@ class Turn:
 
     start_ms: int
     tones: list[float | None] = field(default_factory=list)
+    # The turn's audio, one 100 ms frame per entry of `tones` (echo and demo modes answer with it).
+    frames: list[dsp.Pcm16] = field(default_factory=list)
     # The conversation item the turn becomes once committed.
     item_id: str = field(default_factory=lambda: f"item_{secrets.token_hex(8)}")
 
@@ -99,11 +101,13 @@ class TurnDetector:
             if self.current is None:
                 continue
             self.current.tones.append(tone)
+            self.current.frames.append(frame)
             self._quiet_ms = 0 if speech else self._quiet_ms + VAD_FRAME_MS
             if detect and self._quiet_ms >= self.silence_ms:
                 turn, self.current = self.current, None
                 # The silence that ended the turn is not part of it.
-                del turn.tones[len(turn.tones) - self._quiet_ms // VAD_FRAME_MS :]
+                kept = len(turn.tones) - self._quiet_ms // VAD_FRAME_MS
+                del turn.tones[kept:], turn.frames[kept:]
                 events.append(TurnEvent("ended", self.audio_ms - self._quiet_ms, turn))
                 self._quiet_ms = 0
         return events

@@ -426,11 +426,20 @@ class Call:
         if (
             kind == "original"
             and speaker.session_languages
-            and session.language == speaker.session_languages[0]
+            and session is self._original_captions_of(speaker)
         ):
             same = dataclasses.replace(message, language=speaker.info.speak)
             for listener in self._listeners_of(speaker.id, speaker.info.speak):
                 self.outbox.send(listener.reply_channel, same)
+
+    def _original_captions_of(self, speaker: Participant) -> TranslationSession | None:
+        """The session whose source transcript a speaker's same-language listeners read: the
+        first live translation's (it follows the speech), else the first interpreter's (it
+        comes after each turn)."""
+        running = [self.sessions.get((speaker.id, language)) for language in speaker.session_languages]
+        sessions = [session for session in running if session is not None]
+        live = [session for session in sessions if not isinstance(session, InterpreterSession)]
+        return next(iter(live or sessions), None)
 
     def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None:
         logger.info("room=%s %r: %s %s", self.room_id, session, status, detail)

@@ -459,6 +459,8 @@ class TranslationSession:
         The hand-over happens here, between two chunks, so each chunk goes to exactly one link
         and the old link's `session.close` follows its last chunk.
         """
+        from websockets.exceptions import ConnectionClosed
+
         pending = self._pending
         while True:
             successor = self._successor
@@ -473,7 +475,14 @@ class TranslationSession:
             if pending:
                 message, n_bytes, speech = pending.popleft()
                 self._roll_month()
-                await link.connection.send_raw(message)
+                try:
+                    await link.connection.send_raw(message)
+                except ConnectionClosed:
+                    # The link ended (expired, dropped) before this chunk went out: it goes first
+                    # to the next link, unless the backlog filled meanwhile (then it is the oldest).
+                    if len(pending) != pending.maxlen:
+                        pending.appendleft((message, n_bytes, speech))
+                    raise
                 self.usage.seconds_sent += n_bytes / 48000
                 if self._unanswered_since is None and self._expects_answer(speech):
                     self._unanswered_since = time.monotonic()

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 from openai import AsyncOpenAI
+from openai.resources.realtime.translations.translations import AsyncTranslationsConnection
+from websockets.exceptions import ConnectionClosed
 
 from media_workers.devtools.call_client import until
 from media_workers.devtools.dsp import SAMPLE_RATE, ToneGenerator, dominant_frequency
@@ -279,4 +281,31 @@ async def test_it_reconnects_after_an_unannounced_expiry_and_sends_what_waited(
     assert "expired" in [s["ended_by"] for s in ended]
     # What waited while the translation reconnected went to the new session, sent once.
     assert sum(s["audio_seconds_received"] for s in ended) == pytest.approx(session.usage.seconds_sent)
+    assert session.usage.seconds_sent == pytest.approx(5.0)
+
+
+async def test_it_sends_the_chunk_that_met_the_expiry_to_the_next_session(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded worker reads the end of an expired session late, and its sender meets the closed
+    socket first: that chunk goes to the next session like the rest of what waited."""
+    settings.TRANSLATION_ROTATE_SECONDS = 0.0
+    receive = AsyncTranslationsConnection.recv_bytes
+
+    async def recv_bytes_seen_late(connection: AsyncTranslationsConnection) -> bytes:
+        try:
+            return await receive(connection)
+        except ConnectionClosed:
+            # More than one 100 ms chunk of the speaker's: the sender sends into the closed socket.
+            await asyncio.sleep(0.3)
+            raise
+
+    monkeypatch.setattr(AsyncTranslationsConnection, "recv_bytes", recv_bytes_seen_late)
+    async with translating(session_lifetime_s=2.0) as (fake, session, listener):
+        await speak(session, 5.0)
+
+    ended = fake.stats()["ended_sessions"]
+    assert "expired" in [s["ended_by"] for s in ended]
+    assert session.usage.reconnects >= 1 and listener.statuses[-1] == "live"
+    assert sum(s["audio_seconds_received"] for s in ended) == pytest.approx(5.0)
     assert session.usage.seconds_sent == pytest.approx(5.0)

@@ -219,12 +219,9 @@ class TranslationSession:
         self._wakeup.set()
         link = self._link
         if link is not None and link.live.is_set() and link.reader is not None:
-            try:
-                await self._request_flush(link)
-                # Until session.closed, or the connection ends without it (the session expired).
-                await asyncio.wait({link.reader}, timeout=CLOSE_TIMEOUT)
-            except Exception:
-                logger.debug("room=%s %r: could not ask to close", self.room_id, self, exc_info=True)
+            # The send loop sends what is still queued, then asks for the flush; wait until
+            # session.closed, or the connection ends without it (the session expired).
+            await asyncio.wait({link.reader}, timeout=CLOSE_TIMEOUT)
             if not link.closed.is_set():
                 logger.info("room=%s %r: no session.closed (timed out, or it ended)", self.room_id, self)
         if self._retiring:
@@ -488,6 +485,11 @@ class TranslationSession:
                     self._unanswered_since = time.monotonic()
                 continue
             if self._closing:
+                # After the last chunk, so the flush translates everything the speaker said.
+                try:
+                    await self._request_flush(link)
+                except Exception:
+                    logger.debug("room=%s %r: could not ask to close", self.room_id, self, exc_info=True)
                 return None
             self._wakeup.clear()
             await self._wakeup.wait()

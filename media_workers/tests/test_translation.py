@@ -104,6 +104,23 @@ async def test_it_flushes_and_waits_for_session_closed_when_closed(fake: FakeOpe
     assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
 
 
+async def test_it_sends_what_is_still_queued_before_the_flush_when_closed(fake: FakeOpenAIServer) -> None:
+    """Closed before the send loop caught up (a loaded worker): the speaker's last words are
+    still translated, not sent after the flush where the service no longer reads them."""
+    listener = Listener()
+    session = session_for(fake.base_url, listener)
+    session.start()
+    assert await until(lambda: "live" in listener.statuses, timeout=5)
+    feed_tone(session, 500, 0.5)
+    await session.close()
+    assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
+    [ended] = fake.stats()["ended_sessions"]
+    assert ended["ended_by"] == "session.close"
+    assert ended["audio_seconds_received"] == pytest.approx(0.5)
+    assert session.usage.seconds_sent == pytest.approx(0.5)
+    assert len(listener.audio) == SAMPLE_RATE  # 0.5 s of 16-bit samples: all of it translated
+
+
 def test_it_knows_when_the_next_month_starts() -> None:
     assert next_month_start(datetime(2026, 1, 31, 23, 59, tzinfo=UTC).timestamp()) == (
         datetime(2026, 2, 1, tzinfo=UTC).timestamp()

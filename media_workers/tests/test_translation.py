@@ -290,6 +290,9 @@ async def test_it_reconnects_after_an_unannounced_expiry_and_sends_what_waited(
         listener,
     ):
         await speak(session, 5.0)
+        # A session can expire on the last words: the call goes on until the translation is back
+        # (closing a translation while it reconnects is another case).
+        assert await until(lambda: session.status == "live", timeout=5)
 
     ended = fake.stats()["ended_sessions"]
     assert session.rotations == 0
@@ -320,6 +323,7 @@ async def test_it_sends_the_chunk_that_met_the_expiry_to_the_next_session(
     monkeypatch.setattr(AsyncTranslationsConnection, "recv_bytes", recv_bytes_seen_late)
     async with translating(session_lifetime_s=2.0) as (fake, session, listener):
         await speak(session, 5.0)
+        assert await until(lambda: session.status == "live", timeout=5)
 
     ended = fake.stats()["ended_sessions"]
     assert "expired" in [s["ended_by"] for s in ended]

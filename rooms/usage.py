@@ -116,7 +116,7 @@ def participation_join(
 def _current_call(room: Room) -> Call:
     """The room's call under way, or a new one: the first person in starts it."""
     # The room's row is the lock (PostgreSQL): two first joiners at once make one call.
-    Room.objects.select_for_update().filter(pk=room.pk).first()
+    list(Room.objects.select_for_update().filter(pk=room.pk).values_list("pk", flat=True))
     call = Call.objects.filter(room=room, ended_at__isnull=True).first()
     if call is None:
         call = Call.objects.create(room=room)
@@ -126,6 +126,10 @@ def _current_call(room: Room) -> Call:
 
 def _close(participations: Any, now: datetime) -> int:
     open_rows = participations.filter(left_at__isnull=True)
+    rooms = sorted(set(open_rows.values_list("room_id", flat=True)))
+    # The rooms' rows are the lock (PostgreSQL), as when a call starts: of two last people
+    # leaving at once, the second sees the first gone and ends the call.
+    list(Room.objects.select_for_update().filter(pk__in=rooms).order_by("pk").values_list("pk", flat=True))
     rows = list(open_rows.values_list("pk", "joined_at", "call_id"))
     for pk, joined_at, _call_id in rows:
         open_rows.filter(pk=pk).update(left_at=now, seconds=max(0.0, (now - joined_at).total_seconds()))

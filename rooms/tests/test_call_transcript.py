@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import srt
@@ -118,12 +119,18 @@ def test_it_lets_the_owner_turn_transcripts_on_and_off(
 
 
 def test_it_tells_everyone_before_they_join(
-    room: Room, token: str, member: AbstractUser, client_for: Callable[[AbstractUser], Client]
+    room: Room,
+    token: str,
+    member: AbstractUser,
+    outsider: AbstractUser,
+    client_for: Callable[[AbstractUser], Client],
 ) -> None:
     notice = "This call is transcribed"
     assert notice not in Client().get(f"/i/{token}/").content.decode()
     services.room_set_keep_transcripts(room=room, keep=True)
+    # The guest lobby, and the confirmation someone with an account sees before joining the room.
     assert notice in Client().get(f"/i/{token}/").content.decode()
+    assert notice in client_for(outsider).get(f"/i/{token}/").content.decode()
     page = client_for(member).get(f"/r/{room.public_id}/").content.decode()
     assert notice in page and "data-transcribed-notice role" in page
 
@@ -199,7 +206,8 @@ def test_the_owner_deletes_a_transcript_and_members_may_not(
     )
 
 
-def test_retention_purges_old_transcripts(transcribed: Call, settings: object) -> None:
+def test_retention_purges_old_transcripts(transcribed: Call, settings: Any) -> None:
+    assert settings.CELERY_BEAT_SCHEDULE["purge-transcripts"]["task"] == "rooms.tasks.purge_transcripts"
     assert tasks.purge_transcripts() == 0
     Call.objects.filter(pk=transcribed.pk).update(started_at=timezone.now() - timedelta(days=91))
     assert tasks.purge_transcripts() == 2

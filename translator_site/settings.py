@@ -306,6 +306,10 @@ GUEST_RETENTION_DAYS = envint("GUEST_RETENTION_DAYS", 30)
 TRANSCRIPT_RETENTION_DAYS = envint("TRANSCRIPT_RETENTION_DAYS", 90)
 # A speaker's utterance ends after this many seconds with no new words from their translations.
 TRANSCRIPT_PAUSE_SECONDS = envfloat("TRANSCRIPT_PAUSE_SECONDS", 1.5)
+if TRANSCRIPT_PAUSE_SECONDS <= 0:
+    raise ImproperlyConfigured(f"TRANSCRIPT_PAUSE_SECONDS must be positive, not {TRANSCRIPT_PAUSE_SECONDS}")
+if TRANSCRIPT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(f"TRANSCRIPT_RETENTION_DAYS must be 1 or more: {TRANSCRIPT_RETENTION_DAYS}")
 
 # --- Metering and quotas ---------------------------------------------------------------------
 # US dollars per minute of audio sent to each translation model (the billing basis).

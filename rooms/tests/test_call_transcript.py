@@ -225,3 +225,14 @@ def test_lines_fall_back_to_the_original_where_nothing_was_translated(transcribe
         ("Hello, how are you?", False),
         ("Muy bien, gracias.", False),
     ]
+
+
+def test_a_call_of_another_room_is_not_found_even_for_an_owner(
+    transcribed: Call, owner: AbstractUser, client_for: Callable[[AbstractUser], Client]
+) -> None:
+    other, _issued = services.room_create(owner=owner, name="Elsewhere")
+    client = client_for(owner)
+    assert client.get(f"/r/{other.public_id}/calls/{transcribed.pk}/").status_code == 404
+    assert client.get(f"/r/{other.public_id}/calls/{transcribed.pk}/transcript.txt").status_code == 404
+    assert client.post(f"/r/{other.public_id}/calls/{transcribed.pk}/delete/").status_code == 404
+    assert transcribed.utterances.count() == 2

@@ -149,9 +149,11 @@ class Stack:
             ],
         )
         try:
-            wait_until(lambda: self.fake_control("stats") != "", 20, "fake OpenAI")
-            wait_until(self._web_ready, 30, "web (daphne)")
-            wait_until(lambda: len(self.live_workers()) >= self.workers, 30, "media workers")
+            # Readiness limits, not performance claims: each process loads Django and its imports
+            # first, which takes several seconds on a loaded 2-core CI machine.
+            wait_until(lambda: self.fake_control("stats") != "", 60, "fake OpenAI")
+            wait_until(self._web_ready, 60, "web (daphne)")
+            wait_until(lambda: len(self.live_workers()) >= self.workers, 60, "media workers")
         except TimeoutError:
             # Nobody will stop a stack that never started: its workers would stay registered
             # and take later tests' rooms.

@@ -168,6 +168,7 @@ class TranslationUsageAdmin(ReadOnlyAdmin):
         "language",
         "seconds_sent",
         "seconds_received",
+        "tokens_total",
         "cost",
         "errors",
         "reconnects",

@@ -32,7 +32,7 @@ from media_workers.shared.registry import Registry, WorkerInfo
 from translator_site import metrics
 
 from . import usage
-from .languages import OUTPUT_LANGUAGES, page_language
+from .languages import LISTENER_LANGUAGES, TURN_BASED_LANGUAGES, page_language
 from .models import Membership
 from .selectors import translation_block_reason
 from .signalling import SignalError, TokenBucket, parse
@@ -226,7 +226,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "demo": settings.DEMO_MODE,
                 "ice_servers": browser_ice_servers(user.pk),
                 "ice_servers_ttl": settings.TURN_TTL_SECONDS,
-                "languages": OUTPUT_LANGUAGES,
+                "languages": LISTENER_LANGUAGES,
+                "turn_based": sorted(TURN_BASED_LANGUAGES),
                 "original_volume": self.original_volume,
                 "transcribed": membership.room.keep_transcripts,
             }

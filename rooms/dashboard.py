@@ -232,6 +232,7 @@ CSV_COLUMNS = [
     "worker_id",
     "seconds_sent",
     "seconds_received",
+    "tokens_total",
     "cost",
     "errors",
     "reconnects",

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .languages import DEFAULT_LANGUAGE, LANGUAGE_CHOICES
+from .languages import DEFAULT_LANGUAGE, LANGUAGE_CHOICES, SPEAK_CHOICES
 
 
 def new_public_id() -> str:
@@ -26,7 +26,7 @@ class Profile(models.Model):
         _("I want to hear"), max_length=8, choices=LANGUAGE_CHOICES, default=DEFAULT_LANGUAGE
     )
     speak_language = models.CharField(
-        _("I speak"), max_length=8, choices=LANGUAGE_CHOICES, default=DEFAULT_LANGUAGE
+        _("I speak"), max_length=8, choices=SPEAK_CHOICES, default=DEFAULT_LANGUAGE
     )
     # The language of the pages; empty means the one they hear (guests choose that when they join).
     page_language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
@@ -162,7 +162,11 @@ class TranslationUsage(models.Model):
     seconds_received = models.FloatField(default=0.0)
     errors = models.PositiveIntegerField(default=0)
     reconnects = models.PositiveIntegerField(default=0)
-    # Estimated at the price per minute in force when the session was reported.
+    # Token-billed models (the interpreter): tokens used by class (contract.UsageReport.tokens),
+    # and their sum, which only grows (so a late report never replaces a later one's classes).
+    tokens = models.JSONField(default=dict, blank=True)
+    tokens_total = models.PositiveBigIntegerField(default=0)
+    # Estimated at the price per minute (or per token) in force when the session was reported.
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     final = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, DecimalField, F, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, DecimalField, F, FloatField, Q, QuerySet, Sum, When
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -183,10 +183,27 @@ def month_start(now: datetime | None = None) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def quota_seconds() -> Any:
+    """The seconds a usage row takes from its owner's quota, as a query expression.
+
+    Minute-billed sessions take the seconds of audio they sent. A token-billed session (the
+    interpreter) takes as many seconds as its cost would buy of the translation model, so a
+    quota of minutes stays a quota of money whichever model translated.
+    """
+    rate = settings.MODEL_PRICES_PER_MINUTE.get(settings.OPENAI_TRANSLATION_MODEL)
+    if not rate:
+        return F("seconds_sent")
+    return Case(
+        When(tokens_total__gt=0, then=Cast("cost", FloatField()) * (60.0 / float(rate))),
+        default=F("seconds_sent"),
+        output_field=FloatField(),
+    )
+
+
 def quota_status(user_id: int) -> QuotaStatus:
     override = Profile.objects.filter(user_id=user_id).values_list("monthly_minutes_quota", flat=True).first()
     seconds = TranslationUsage.objects.filter(owner_id=user_id, started_at__gte=month_start()).aggregate(
-        seconds=Coalesce(Sum("seconds_sent"), 0.0, output_field=FloatField())
+        seconds=Coalesce(Sum(quota_seconds()), 0.0, output_field=FloatField())
     )["seconds"]
     quota = settings.MONTHLY_MINUTES_QUOTA if override is None else override
     return QuotaStatus(used_minutes=seconds / 60, quota_minutes=quota)

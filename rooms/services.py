@@ -20,7 +20,7 @@ from django.utils.translation import gettext_noop
 from media_workers.shared.contract import AccessCheck, Message, RoomClosed, TranscriptsNotice, room_group
 
 from . import live
-from .languages import OUTPUT_LANGUAGES
+from .languages import LISTENER_LANGUAGES
 from .models import CallParticipation, Invite, Membership, Profile, Room
 from .selectors import InviteFailure, invite_lookup, invite_problem, is_guest, usable_invites
 
@@ -43,7 +43,7 @@ class IssuedInvite(NamedTuple):
 
 
 def _check_language(code: str) -> None:
-    if code not in OUTPUT_LANGUAGES:
+    if code not in LISTENER_LANGUAGES:
         raise ValueError(f"Unknown language {code!r}")
 
 

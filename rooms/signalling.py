@@ -12,7 +12,7 @@ import math
 import time
 from typing import Any
 
-from .languages import OUTPUT_LANGUAGES
+from .languages import LISTENER_LANGUAGES
 
 MAX_SDP_BYTES = 32 * 1024
 MAX_CANDIDATE_BYTES = 1024
@@ -104,9 +104,9 @@ def _settings(message: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"type": "settings"}
     language = message.get("hear_language")
     if language is not None:
-        if not isinstance(language, str) or language not in OUTPUT_LANGUAGES:
+        if not isinstance(language, str) or language not in LISTENER_LANGUAGES:
             raise SignalError(
-                "bad_language", "`hear_language` must be one of: " + ", ".join(OUTPUT_LANGUAGES)
+                "bad_language", "`hear_language` must be one of: " + ", ".join(LISTENER_LANGUAGES)
             )
         result["hear_language"] = language
     for name in ("original_volume", "translation_volume"):

@@ -34,6 +34,26 @@ def price_per_minute(model: str) -> Decimal:
     return Decimal(str(price))
 
 
+def report_cost(report: UsageReport) -> Decimal:
+    """What a report's totals cost: by the token for token-billed models, else by the minute sent."""
+    if not report.tokens:
+        return price_per_minute(report.model) * Decimal(str(report.seconds_sent)) / 60
+    prices = settings.MODEL_PRICES_PER_MILLION_TOKENS.get(report.model)
+    if prices is None:
+        logger.warning(
+            "no token prices for model %r in MODEL_PRICES_PER_MILLION_TOKENS: cost 0", report.model
+        )
+        return Decimal(0)
+    cost = Decimal(0)
+    for name, count in report.tokens.items():
+        price = prices.get(name)
+        if price is None:
+            logger.warning("no price for %r tokens of model %r: those cost 0", name, report.model)
+            continue
+        cost += Decimal(str(price)) * count / 1_000_000
+    return cost
+
+
 def _when(stamp: float | None) -> datetime | None:
     return None if stamp is None else datetime.fromtimestamp(stamp, tz=UTC)
 
@@ -75,7 +95,8 @@ def translation_usage_record(*, report: UsageReport) -> TranslationUsage | None:
     """Store a session's latest totals (its row is made at its first report)."""
     if not TranslationUsage.objects.filter(session_id=report.session_id).exists():
         _first_row(report)
-    cost = price_per_minute(report.model) * Decimal(str(report.seconds_sent)) / 60
+    cost = report_cost(report)
+    tokens_total = sum(report.tokens.values())
     changes: dict[str, Any] = {
         # One UPDATE whose values never go down: it is its own guard against late reports.
         "seconds_sent": Greatest(F("seconds_sent"), Value(float(report.seconds_sent))),
@@ -83,6 +104,7 @@ def translation_usage_record(*, report: UsageReport) -> TranslationUsage | None:
         "errors": Greatest(F("errors"), Value(int(report.errors))),
         "reconnects": Greatest(F("reconnects"), Value(int(report.reconnects))),
         "cost": Greatest(F("cost"), Value(cost.quantize(Decimal("0.000001")), output_field=DecimalField())),
+        "tokens_total": Greatest(F("tokens_total"), Value(tokens_total)),
         "updated_at": timezone.now(),
     }
     if report.first_audio_at is not None:
@@ -96,6 +118,11 @@ def translation_usage_record(*, report: UsageReport) -> TranslationUsage | None:
     updated = TranslationUsage.objects.filter(session_id=report.session_id).update(**changes)
     if not updated:
         return None
+    if report.tokens:
+        # The classes of the report with the highest total so far (this one, unless a later came first).
+        TranslationUsage.objects.filter(session_id=report.session_id, tokens_total=tokens_total).update(
+            tokens=report.tokens
+        )
     return TranslationUsage.objects.select_related("room", "owner").get(session_id=report.session_id)
 
 

@@ -316,6 +316,22 @@ if TRANSCRIPT_RETENTION_DAYS < 1:
 MODEL_PRICES_PER_MINUTE: dict[str, float] = envjson(
     "MODEL_PRICES_PER_MINUTE", {"gpt-realtime-translate": 0.034}
 )
+# US dollars per million tokens of each class for the token-billed models (the interpreter
+# for listener languages the translate model cannot speak; see media_workers/runtime/interpreter.py).
+# Classes: input_text, input_audio, cached_text, cached_audio, output_text, output_audio.
+MODEL_PRICES_PER_MILLION_TOKENS: dict[str, dict[str, float]] = envjson(
+    "MODEL_PRICES_PER_MILLION_TOKENS",
+    {
+        "gpt-realtime-2.1": {
+            "input_text": 4.0,
+            "input_audio": 32.0,
+            "cached_text": 0.4,
+            "cached_audio": 0.4,
+            "output_text": 16.0,
+            "output_audio": 64.0,
+        }
+    },
+)
 # Translation minutes a month for all of one owner's rooms, for every account without a quota
 # of its own (staff set one in the admin); 0: nobody translates until staff grant minutes.
 MONTHLY_MINUTES_QUOTA = envint("MONTHLY_MINUTES_QUOTA", 600)
@@ -340,6 +356,13 @@ OPENAI_TRANSLATION_MODEL = envstr("OPENAI_TRANSLATION_MODEL", "gpt-realtime-tran
 # Source-language captions ("the original underneath"); empty turns them off.
 OPENAI_INPUT_TRANSCRIPTION_MODEL = envstr("OPENAI_INPUT_TRANSCRIPTION_MODEL", "gpt-realtime-whisper")
 OPENAI_NOISE_REDUCTION = envstr("OPENAI_NOISE_REDUCTION", "far_field")
+# Listener languages the translate model cannot speak (contract.TURN_BASED_LANGUAGES) are
+# interpreted turn by turn by this general realtime voice model (`/v1/realtime`), in this voice;
+# a pause this long ends a turn, and each session keeps only this many conversation items.
+OPENAI_INTERPRETER_MODEL = envstr("OPENAI_INTERPRETER_MODEL", "gpt-realtime-2.1")
+OPENAI_INTERPRETER_VOICE = envstr("OPENAI_INTERPRETER_VOICE", "marin")
+OPENAI_INTERPRETER_SILENCE_MS = envint("OPENAI_INTERPRETER_SILENCE_MS", 500)
+OPENAI_INTERPRETER_KEEP_ITEMS = envint("OPENAI_INTERPRETER_KEEP_ITEMS", 2)
 # How much audio the worker gathers before each input_audio_buffer.append (the engine works
 # in 200 ms frames; smaller chunks cut latency at the cost of more messages).
 TRANSLATION_CHUNK_MS = envint("TRANSLATION_CHUNK_MS", 100)

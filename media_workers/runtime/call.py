@@ -19,12 +19,13 @@ from django.utils.translation import gettext_noop
 from openai import AsyncOpenAI
 
 from media_workers.runtime.ice import BadOffer
+from media_workers.runtime.interpreter import InterpreterSession
 from media_workers.runtime.peer import Participant
 from media_workers.runtime.plan import Plan, SessionKey, Source, SourceKey, plan
 from media_workers.runtime.transcripts import Transcriber
 from media_workers.runtime.translation import Slots, TranslationSession, Usage, append_message
 from media_workers.shared import contract
-from media_workers.shared.contract import ParticipantInfo, room_group
+from media_workers.shared.contract import ParticipantInfo, is_turn_based, room_group
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +340,9 @@ class Call:
             session = self.sessions.pop(key)
             self._flushes.add(self.spawn(session.close(), name=f"close {session!r}"))
         for speaker_id, language in sorted(wanted.sessions - self.sessions.keys()):
-            session = TranslationSession(
+            # Languages the translate model cannot speak get a turn-based interpreter.
+            kind = InterpreterSession if is_turn_based(language) else TranslationSession
+            session = kind(
                 client=self.client,
                 room_id=self.room_id,
                 speaker_id=speaker_id,
@@ -455,11 +458,20 @@ class Call:
         if (
             kind == "original"
             and speaker.session_languages
-            and session.language == speaker.session_languages[0]
+            and session is self._original_captions_of(speaker)
         ):
             same = dataclasses.replace(message, language=speaker.info.speak)
             for listener in self._listeners_of(speaker.id, speaker.info.speak):
                 self.outbox.send(listener.reply_channel, same)
+
+    def _original_captions_of(self, speaker: Participant) -> TranslationSession | None:
+        """The session whose source transcript a speaker's same-language listeners read: the
+        first live translation's (it follows the speech), else the first interpreter's (it
+        comes after each turn)."""
+        running = [self.sessions.get((speaker.id, language)) for language in speaker.session_languages]
+        sessions = [session for session in running if session is not None]
+        live = [session for session in sessions if not isinstance(session, InterpreterSession)]
+        return next(iter(live or sessions), None)
 
     def on_session_status(self, session: TranslationSession, status: str, detail: str) -> None:
         logger.info("room=%s %r: %s %s", self.room_id, session, status, detail)

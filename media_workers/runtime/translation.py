@@ -87,6 +87,8 @@ class Usage:
     errors: int = 0
     reconnects: int = 0
     first_audio_at: float | None = None
+    # Tokens by class, for models billed by the token (see contract.UsageReport.tokens).
+    tokens: dict[str, int] = field(default_factory=dict)
 
 
 def append_message(chunk: bytes) -> str:
@@ -140,6 +142,9 @@ def make_client() -> AsyncOpenAI:
 class TranslationSession:
     """Streams one speaker to OpenAI and hands the translation to the call."""
 
+    # Server events a successor holds back until its predecessor has delivered its flush.
+    output_events = OUTPUT_EVENTS
+
     def __init__(
         self,
         *,
@@ -163,6 +168,7 @@ class TranslationSession:
         self.transcribe_input = transcribe_input
         # Who pays, fixed now: a room deleted or handed over mid-call changes nothing.
         self.payer_id = payer_id
+        self.model = self._model()
         self.id = uuid.uuid4().hex
         self._clock = clock
         self.usage = Usage(id=self.id, started_at=clock())
@@ -214,7 +220,7 @@ class TranslationSession:
         link = self._link
         if link is not None and link.live.is_set() and link.reader is not None:
             try:
-                await link.connection.send_raw(CLOSE_EVENT)
+                await self._request_flush(link)
                 # Until session.closed, or the connection ends without it (the session expired).
                 await asyncio.wait({link.reader}, timeout=CLOSE_TIMEOUT)
             except Exception:
@@ -282,14 +288,28 @@ class TranslationSession:
             audio["input"] = audio_input
         return {"audio": audio}
 
+    def _model(self) -> str:
+        return str(settings.OPENAI_TRANSLATION_MODEL)
+
+    def _connect(self) -> Any:
+        """The SDK's connection manager for one OpenAI session of this translation."""
+        return self.client.realtime.translations.connect(model=self.model)
+
+    async def _request_flush(self, link: _Link) -> None:
+        """Ask `link`'s server to deliver what it still owes, then end the session (`session.closed`)."""
+        await link.connection.send_raw(CLOSE_EVENT)
+
+    def _expects_answer(self, speech: bool) -> bool:
+        """Whether a chunk sent now should soon bring a server event (the stall watchdog's rule)."""
+        return speech
+
     async def _open(self, *, hold: bool = False) -> _Link:
         """Connect one OpenAI session and give it this translation's whole configuration.
 
         Every link, the first, a reconnection or a successor, is opened here from the same
         configuration, so a successor translates exactly as its predecessor did.
         """
-        manager = self.client.realtime.translations.connect(model=settings.OPENAI_TRANSLATION_MODEL)
-        link = _Link(await manager.enter(), hold=hold)
+        link = _Link(await self._connect().enter(), hold=hold)
         try:
             link.reader = asyncio.create_task(self._receive_loop(link), name=f"{self!r} reader")
             await link.connection.session.update(session=self._session_config())
@@ -445,7 +465,7 @@ class TranslationSession:
             if successor is not None and not self._closing:
                 self._successor = None
                 try:
-                    await link.connection.send_raw(CLOSE_EVENT)
+                    await self._request_flush(link)
                 except Exception:
                     logger.info("room=%s %r: the old session was already gone", self.room_id, self)
                 self._link = successor
@@ -455,7 +475,7 @@ class TranslationSession:
                 self._roll_month()
                 await link.connection.send_raw(message)
                 self.usage.seconds_sent += n_bytes / 48000
-                if speech and self._unanswered_since is None:
+                if self._unanswered_since is None and self._expects_answer(speech):
                     self._unanswered_since = time.monotonic()
                 continue
             if self._closing:
@@ -474,21 +494,24 @@ class TranslationSession:
                 return
             self._unanswered_since = None
             event = json.loads(raw)
-            if link.held is not None and event.get("type") in OUTPUT_EVENTS:
+            if link.held is not None and event.get("type") in self.output_events:
                 link.held.append(event)
             elif self._handle(link, event):
                 return
+
+    def _deliver(self, pcm: bytes) -> None:
+        """Hand translated audio to the call, and meter it."""
+        if self.usage.first_audio_at is None:
+            self.usage.first_audio_at = time.time()
+            counters.FIRST_TRANSLATED_AUDIO.observe(self.usage.first_audio_at - self.usage.started_at)
+        self.usage.seconds_received += len(pcm) / 48000
+        self.listener.on_translated_audio(self, pcm)
 
     def _handle(self, link: _Link, event: dict[str, Any]) -> bool:
         """Act on one server event of `link`; True once the link is closed."""
         kind = event.get("type")
         if kind == "session.output_audio.delta":
-            pcm = base64.b64decode(event["delta"])
-            if self.usage.first_audio_at is None:
-                self.usage.first_audio_at = time.time()
-                counters.FIRST_TRANSLATED_AUDIO.observe(self.usage.first_audio_at - self.usage.started_at)
-            self.usage.seconds_received += len(pcm) / 48000
-            self.listener.on_translated_audio(self, pcm)
+            self._deliver(base64.b64decode(event["delta"]))
         elif kind == "session.output_transcript.delta":
             self.listener.on_transcript(self, kind="translation", text=event.get("delta", ""))
         elif kind == "session.input_transcript.delta":

@@ -31,7 +31,7 @@ def usage_payload(
         room_id=session.room_id,
         speaker_id=session.speaker_id,
         language=session.language,
-        model=settings.OPENAI_TRANSLATION_MODEL,
+        model=session.model,
         worker_id=worker_id,
         started_at=usage.started_at,
         ended_at=usage.ended_at,
@@ -41,6 +41,7 @@ def usage_payload(
         errors=usage.errors,
         reconnects=usage.reconnects,
         final=final,
+        tokens=dict(usage.tokens),
     ).to_dict()
 
 

@@ -41,6 +41,71 @@ OUTPUT_LANGUAGES: dict[str, str] = {
     "vi": "Tiếng Việt",
 }
 
+# Listener languages gpt-realtime-translate cannot speak: a general realtime voice model
+# interprets into these, turn by turn (media_workers/runtime/interpreter.py). Any language the
+# translate model understands may be spoken to them.
+TURN_BASED_LANGUAGES: dict[str, str] = {
+    "ar": "العربية",
+    "tr": "Türkçe",
+    "pl": "Polski",
+    "uk": "Українська",
+    "nl": "Nederlands",
+    "sv": "Svenska",
+    "el": "Ελληνικά",
+    "cs": "Čeština",
+    "ro": "Română",
+    "he": "עברית",
+    "fa": "فارسی",
+    "ur": "اردو",
+    "bn": "বাংলা",
+    "th": "ไทย",
+    "tl": "Tagalog",
+    "sw": "Kiswahili",
+}
+
+# Every language a listener may choose (and a speaker may speak): the translate model's first.
+LISTENER_LANGUAGES: dict[str, str] = {**OUTPUT_LANGUAGES, **TURN_BASED_LANGUAGES}
+
+# The languages' English names: how the interpreter's instructions name the target language
+# (and how the fake OpenAI server reads it back out of them).
+ENGLISH_NAMES: dict[str, str] = {
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "hi": "Hindi",
+    "id": "Indonesian",
+    "vi": "Vietnamese",
+    "ar": "Arabic",
+    "tr": "Turkish",
+    "pl": "Polish",
+    "uk": "Ukrainian",
+    "nl": "Dutch",
+    "sv": "Swedish",
+    "el": "Greek",
+    "cs": "Czech",
+    "ro": "Romanian",
+    "he": "Hebrew",
+    "fa": "Persian",
+    "ur": "Urdu",
+    "bn": "Bengali",
+    "th": "Thai",
+    "tl": "Tagalog",
+    "sw": "Swahili",
+}
+
+
+def is_turn_based(language: str) -> bool:
+    """Whether listeners of `language` hear each sentence after it ends (an interpreter session)."""
+    return language in TURN_BASED_LANGUAGES
+
+
 # The Celery task (in the web tier) that stores a worker's usage report.
 USAGE_TASK = "rooms.tasks.record_translation_usage"
 # The Celery task (in the web tier) that keeps one finished utterance of a transcribed call.
@@ -89,7 +154,13 @@ def _check(value: Any, hint: Any, where: str) -> Any:
     if origin is dict or hint is dict:
         if not isinstance(value, dict):
             raise ContractError(f"{where}: expected an object, got {value!r}")
-        return dict(value)
+        if not typing.get_args(hint):
+            return dict(value)
+        key_hint, value_hint = typing.get_args(hint)
+        return {
+            _check(k, key_hint, f"{where} key"): _check(v, value_hint, f"{where}[{k!r}]")
+            for k, v in value.items()
+        }
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ContractError(f"{where}: expected a number, got {value!r}")
@@ -440,6 +511,10 @@ class UsageReport:
     errors: int
     reconnects: int
     final: bool
+    # Token-billed models (the interpreter): tokens used so far by class (input_text,
+    # input_audio, cached_text, cached_audio, output_text, output_audio; the input classes
+    # without their cached part). Empty for models billed by the minute.
+    tokens: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

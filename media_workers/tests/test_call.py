@@ -21,6 +21,7 @@ from media_workers.devtools.call_client import until
 from media_workers.devtools.fake_openai import FakeOpenAIServer
 from media_workers.runtime import translation
 from media_workers.runtime.call import Call
+from media_workers.runtime.interpreter import InterpreterSession
 from media_workers.runtime.peer import Participant
 from media_workers.runtime.slots import OwnerSlots
 from media_workers.runtime.translation import TranslationSession
@@ -363,3 +364,23 @@ async def test_it_flushes_every_translation_and_reports_its_usage_when_the_last_
     assert sorted(s["ended_by"] for s in fake.ended_sessions) == ["session.close", "session.close"]
     # Each session's final usage report went out, once.
     assert sorted(session.key for session in ended) == [("ana", "en"), ("ben", "es")]
+
+
+async def test_same_language_listeners_read_the_original_from_a_live_translation_not_an_interpreter(
+    fake: FakeOpenAIServer, peers: list[RTCPeerConnection]
+) -> None:
+    outbox = Outbox()
+    call = make_call(fake, outbox)
+    try:
+        # Ana speaks English; Ali hears Arabic (an interpreter, first in order), Bea Spanish,
+        # and Ben, who shares Ana's language, reads her words from one of those sessions.
+        for pid, language in (("ana", "en"), ("ali", "ar"), ("bea", "es"), ("ben", "en")):
+            await join(call, person(pid, language), await make_offer(peers))
+        interpreter, translation = call.sessions[("ana", "ar")], call.sessions[("ana", "es")]
+        assert isinstance(interpreter, InterpreterSession)
+        assert not isinstance(translation, InterpreterSession)
+        call.on_transcript(interpreter, kind="original", text="after the turn ")
+        call.on_transcript(translation, kind="original", text="as she speaks ")
+        assert [m["text"] for m in outbox.to("page-ben", "worker.caption")] == ["as she speaks "]
+    finally:
+        await call.close()

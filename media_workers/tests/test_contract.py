@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -134,4 +135,38 @@ def test_it_round_trips_an_utterance_and_refuses_a_bad_translation() -> None:
 def test_it_gives_the_fake_server_a_tone_for_every_language_people_may_choose() -> None:
     from media_workers.devtools.fake_openai import TONE_FACTORS
 
-    assert set(TONE_FACTORS) == set(contract.OUTPUT_LANGUAGES)
+    assert set(TONE_FACTORS) == set(contract.LISTENER_LANGUAGES)
+    factors = sorted(TONE_FACTORS.values())
+    # Every language's tone is told apart from the others' and from the original voice.
+    assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(factors))
+    assert all(abs(f - 1.0) >= 0.1 - 1e-9 for f in factors)
+
+
+def test_it_names_every_listener_language_in_english_and_in_its_own_script() -> None:
+    assert set(contract.ENGLISH_NAMES) == set(contract.LISTENER_LANGUAGES)
+    assert not set(contract.OUTPUT_LANGUAGES) & set(contract.TURN_BASED_LANGUAGES)
+    assert contract.is_turn_based("tr") and not contract.is_turn_based("es")
+
+
+def test_it_checks_the_token_counts_of_a_usage_report() -> None:
+    raw = {
+        "session_id": "s",
+        "payer_id": None,
+        "room_id": "r",
+        "speaker_id": "1",
+        "language": "tr",
+        "model": "gpt-realtime-2.1",
+        "worker_id": "w",
+        "started_at": 0.0,
+        "ended_at": None,
+        "first_audio_at": None,
+        "seconds_sent": 1.0,
+        "seconds_received": 0.5,
+        "errors": 0,
+        "reconnects": 0,
+        "final": False,
+        "tokens": {"input_audio": 10, "output_audio": 20},
+    }
+    assert contract.from_dict(UsageReport, raw).tokens == {"input_audio": 10, "output_audio": 20}
+    with pytest.raises(ContractError, match="tokens"):
+        contract.from_dict(UsageReport, {**raw, "tokens": {"input_audio": "ten"}})

@@ -529,6 +529,7 @@ async def test_it_reports_open_sessions_in_stats(start_server: StartServer) -> N
     assert stats["sessions"] == [
         {
             "id": created.session.id,
+            "endpoint": "translations",
             "model": MODEL,
             "output_language": "zh",
             "audio_seconds_received": 1.0,

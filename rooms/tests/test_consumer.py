@@ -83,6 +83,9 @@ async def test_it_greets_a_member_with_their_languages_and_no_secrets(
     assert hello["room"] == {"id": room.public_id, "name": "Room"}
     assert hello["demo"] is True
     assert hello["ice_servers"] == []
+    # Every listener language, and which of them are turn-based (the page marks those).
+    assert hello["languages"]["tr"] == "Türkçe"
+    assert "tr" in hello["turn_based"] and "es" not in hello["turn_based"]
     assert "OPENAI" not in json.dumps(hello).upper()
     await comm.disconnect()
 

@@ -205,6 +205,18 @@ def test_it_lets_a_visitor_join_as_a_guest(client: Client, room: Room, token: st
     assert room.invites.get().uses == 1
 
 
+def test_it_lets_a_guest_hear_a_turn_based_language_and_read_the_pages_in_english(
+    client: Client, room: Room, token: str
+) -> None:
+    page = client.get(f"/i/{token}/").content.decode()
+    assert '<optgroup label="Turn-based: you hear each sentence after it ends">' in page
+    assert '<option value="tr">Türkçe</option>' in page
+    response = client.post(f"/i/{token}/", {"display_name": "Tarık", "language": "tr"}, follow=True)
+    assert "Guest: Tarık" in response.content.decode()  # no Turkish pages: English
+    guest = get_user_model().objects.get(profile__display_name="Tarık")
+    assert (guest.profile.hear_language, guest.profile.speak_language) == ("tr", "tr")
+
+
 def test_it_asks_a_guest_for_a_name(client: Client, room: Room, token: str) -> None:
     response = client.post(f"/i/{token}/", {"display_name": "   ", "language": "de"})
     assert response.status_code == 200

@@ -38,6 +38,21 @@ def test_it_shows_the_owner_their_months_usage(
     assert "509.5 minutes are left" in body
 
 
+@override_settings(
+    MONTHLY_MINUTES_QUOTA=600,
+    MODEL_PRICES_PER_MINUTE={"gpt-realtime-translate": 0.034},
+    MODEL_PRICES_PER_MILLION_TOKENS={"gpt-realtime-2.1": {"output_audio": 64.0}},
+)
+def test_it_counts_an_interpreter_session_as_the_minutes_its_cost_would_buy(
+    room: Room, owner: AbstractUser, client_for: Callable[[AbstractUser], Client]
+) -> None:
+    # 34,000 output audio tokens cost $2.176: 64 minutes at the translation model's $0.034.
+    use_minutes(room, 1.0, model="gpt-realtime-2.1", language="tr", tokens={"output_audio": 34_000})
+    use_minutes(room, 10.0)
+    body = client_for(owner).get("/profile/").content.decode()
+    assert "You have used 74.0 of your 600 translation minutes" in body
+
+
 def test_it_counts_only_this_calendar_month(
     room: Room, owner: AbstractUser, client_for: Callable[[AbstractUser], Client]
 ) -> None:

@@ -97,3 +97,54 @@ def test_it_prices_each_model_from_the_setting(room: Room, speaker: Membership) 
     record(make_report(room, speaker, model="unknown-model", seconds_sent=120.0))
     costs = dict(TranslationUsage.objects.values_list("model", "cost"))
     assert costs == {"gpt-next": Decimal("1.000000"), "unknown-model": Decimal("0.000000")}
+
+
+INTERPRETER_PRICES = {
+    "gpt-realtime-2.1": {
+        "input_text": 4.0,
+        "input_audio": 32.0,
+        "cached_text": 0.4,
+        "cached_audio": 0.4,
+        "output_text": 16.0,
+        "output_audio": 64.0,
+    }
+}
+TURKISH_TOKENS = {
+    "input_text": 100_000,
+    "input_audio": 10_000,
+    "cached_text": 50_000,
+    "cached_audio": 0,
+    "output_text": 2_000,
+    "output_audio": 20_000,
+}
+
+
+@override_settings(MODEL_PRICES_PER_MILLION_TOKENS=INTERPRETER_PRICES)
+def test_it_charges_an_interpreter_session_by_its_tokens(room: Room, speaker: Membership) -> None:
+    record(make_report(room, speaker, language="tr", model="gpt-realtime-2.1", tokens=TURKISH_TOKENS))
+    usage = TranslationUsage.objects.get()
+    # 0.4 + 0.32 + 0.02 + 0 + 0.032 + 1.28: by token class, not by the 30 s of audio sent.
+    assert usage.cost == Decimal("2.052000")
+    assert usage.tokens == TURKISH_TOKENS
+    assert usage.tokens_total == 182_000
+    assert usage.model == "gpt-realtime-2.1"
+
+
+@override_settings(MODEL_PRICES_PER_MILLION_TOKENS=INTERPRETER_PRICES)
+def test_it_keeps_the_token_classes_of_the_latest_totals(room: Room, speaker: Membership) -> None:
+    report = make_report(room, speaker, language="tr", model="gpt-realtime-2.1")
+    later = {**TURKISH_TOKENS, "output_audio": 40_000}
+    record({**report, "tokens": later})
+    record({**report, "tokens": TURKISH_TOKENS})
+    usage = TranslationUsage.objects.get()
+    assert usage.tokens == later
+    assert usage.tokens_total == 202_000
+    assert usage.cost == Decimal("3.332000")
+
+
+@override_settings(MODEL_PRICES_PER_MILLION_TOKENS={})
+def test_it_charges_nothing_for_tokens_of_a_model_without_prices(room: Room, speaker: Membership) -> None:
+    record(make_report(room, speaker, model="gpt-realtime-unknown", tokens=TURKISH_TOKENS))
+    usage = TranslationUsage.objects.get()
+    assert usage.cost == Decimal(0)
+    assert usage.tokens_total == 182_000

@@ -122,3 +122,40 @@ def test_it_fits_the_call_page_on_a_phone_in_other_scripts(
     assert fits_the_screen(guest)
     guest.locator("#call").scroll_into_view_if_needed()
     screenshot(guest, f"call-{language}-{script}-390x844.png")
+
+
+def test_it_offers_the_turn_based_languages_marked_and_shows_right_to_left_names_whole(
+    stack: Stack, invite_path: str, chromium: Launch
+) -> None:
+    guest = phone(chromium(BRUNO_TONE), "en-US")
+    guest.goto(f"{stack.base_url}{invite_path}")
+    # The invite page: Turkish is there, in the group that says how it sounds.
+    marked = guest.locator('#id_language optgroup[label="Turn-based: you hear each sentence after it ends"]')
+    expect(marked.locator("option")).to_have_count(16)
+    expect(marked.locator('option[value="tr"]')).to_have_text("Türkçe")
+    expect(guest.locator('#id_language > option[value="es"]')).to_have_text("Español")
+    guest.locator("#id_display_name").fill("Tarık")
+    guest.get_by_label("Your language").select_option("tr")
+    guest.get_by_role("button", name="Join as a guest").click()
+
+    guest.get_by_role("button", name="Join call").click()
+    expect(guest.locator("[data-call-state]")).to_have_text("In the call")
+    # The call page's own list, drawn by its script, marks them the same way.
+    language = guest.locator("[data-call-language]")
+    expect(language).to_have_value("tr")
+    group = language.locator("optgroup")
+    expect(group).to_have_attribute("label", "Turn-based: you hear each sentence after it ends")
+    expect(group.locator("option")).to_have_count(16)
+    expect(group.locator('option[value="ar"]')).to_have_text("العربية")
+    expect(guest.locator("[data-call-people]")).to_contain_text("hears Türkçe")
+
+    # An Arabic name inside an English sentence keeps its own direction, and the page still fits.
+    language.select_option("ar")
+    people = guest.locator("[data-call-people]")
+    expect(people).to_contain_text("hears العربية")
+    name = people.locator('[lang="ar"]')
+    expect(name).to_have_attribute("dir", "auto")
+    assert name.evaluate("element => getComputedStyle(element).unicodeBidi") == "isolate"
+    assert fits_the_screen(guest)
+    guest.locator("#call").scroll_into_view_if_needed()
+    screenshot(guest, "call-en-arabic-listener-390x844.png")

@@ -35,9 +35,10 @@ def share(client: CallClient, freq: float, seconds: float = 1.0) -> float:
 
 @asynccontextmanager
 async def participant(
-    stack: Stack, person: Person, room_id: str, tone: float, *, join: bool = True
+    stack: Stack, person: Person, room_id: str, tone: float | None, *, join: bool = True
 ) -> AsyncIterator[CallClient]:
-    """`person` logged in over HTTP, on the room page and (unless `join` is false) in the call."""
+    """`person` logged in over HTTP, on the room page and (unless `join` is false) in the call,
+    speaking a steady `tone` (None: silence; `client.track.freq` changes it mid-call)."""
     http = HttpSession(stack.base_url)
     await asyncio.to_thread(http.login, person.email, PASSWORD)
     client = CallClient(base_url=stack.base_url, room_id=room_id, http=http, source=lambda: ToneTrack(tone))

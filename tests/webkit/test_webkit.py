@@ -192,3 +192,23 @@ def test_it_tells_a_guest_the_call_is_transcribed_before_they_join(stack: Stack,
     bruno.wait(lambda: "This call is transcribed" in bruno.text_of("[data-transcribed-notice]"))
     assert bruno.find("[data-transcribed-notice]").is_displayed()
     assert bruno.errors() == []
+
+
+def test_it_offers_the_turn_based_languages_in_a_marked_group_to_a_guest(webkit: Launch) -> None:
+    _room, issued = services.room_create(owner=user_for(ALICE), name="Kitchen table")
+    tarik = webkit(user_agent=IPHONE_UA)
+    tarik.open(f"/i/{issued.token}/")
+    label = tarik.driver.execute_script(
+        "return document.querySelector('#id_language option[value=tr]').parentElement.label"
+    )
+    assert label == "Turn-based: you hear each sentence after it ends"
+    tarik.field("Your name").send_keys("Tarık")
+    Select(tarik.field("Your language")).select_by_value("tr")
+    assert_fits_a_phone(tarik)
+    tarik.screenshot("webkit-guest-turn-based-390.png")
+    tarik.button("Join as a guest").click()
+    tarik.wait_for_page("/r/")
+    # No page language for Turkish: the lobby is in English.
+    tarik.wait(lambda: "can't make calls" in tarik.text_of("[data-call-alert]"))
+    assert_fits_a_phone(tarik)
+    assert tarik.errors() == []

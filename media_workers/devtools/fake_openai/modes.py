@@ -25,6 +25,23 @@ TONE_FACTORS: dict[str, float] = {
     "zh": 1.7,
     "ko": 1.8,
     "hi": 1.9,
+    # The languages the interpreter (`/v1/realtime`) speaks, turn by turn.
+    "ar": 0.4,
+    "tr": 2.0,
+    "pl": 2.1,
+    "uk": 2.2,
+    "nl": 2.3,
+    "sv": 2.4,
+    "el": 2.5,
+    "cs": 2.6,
+    "ro": 2.7,
+    "he": 2.8,
+    "fa": 2.9,
+    "ur": 3.0,
+    "bn": 3.1,
+    "th": 3.2,
+    "tl": 3.3,
+    "sw": 3.4,
 }
 
 FRAME_SAMPLES = dsp.SAMPLE_RATE // 5

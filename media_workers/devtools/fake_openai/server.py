@@ -32,6 +32,7 @@ import ipaddress
 import json
 import logging
 import math
+import re
 import secrets
 import time
 from http import HTTPStatus
@@ -45,8 +46,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from media_workers.devtools import dsp
-from media_workers.shared.contract import OUTPUT_LANGUAGES
+from media_workers.shared.contract import ENGLISH_NAMES, LISTENER_LANGUAGES, OUTPUT_LANGUAGES
 
+from . import turns
 from .modes import (
     DEMO_DELAY_MS,
     DEMO_INPUT_TRANSCRIPT,
@@ -59,7 +61,7 @@ from .modes import (
     SPEECH_RMS,
     TONE_FACTORS,
 )
-from .validation import NOISE_REDUCTION_TYPES, InvalidRequest, as_object, reject_unknown
+from .validation import NOISE_REDUCTION_TYPES, InvalidRequest, as_object, realtime_session, reject_unknown
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ SESSION_LIFETIME_S = 3600
 # WebSocket close code "going away": how the real API closes an expired session.
 EXPIRED_CLOSE_CODE = 1001
 TRANSLATION_PATHS = ("/v1/realtime/translations", "/realtime/translations")
+REALTIME_PATHS = ("/v1/realtime", "/realtime")
 
 
 def is_loopback(host: str) -> bool:
@@ -171,6 +174,7 @@ class _Session:
     def stats(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "endpoint": "translations",
             "model": self.model,
             "output_language": self.language,
             "audio_seconds_received": self.samples_in / dsp.SAMPLE_RATE,
@@ -210,7 +214,7 @@ class _Session:
                 while (wait := self._release_at(due) - time.monotonic()) > 0:  # noqa: ASYNC110
                     await asyncio.sleep(wait)
                 # Count before sending: once the client has the event, stats must already show it.
-                if event["type"] == "session.output_audio.delta":
+                if event["type"] in ("session.output_audio.delta", "response.output_audio.delta"):
                     self.frames_out += 1
                 elif event["type"] == "error":
                     self.server.recent_errors.append({"session": self.id, **event["error"]})
@@ -443,6 +447,380 @@ class _Session:
             )
 
 
+class _RealtimeSession(_Session):
+    """One `/v1/realtime` session (a general voice model), as the interpreter uses it: turn-based.
+
+    Server VAD (turns.py) ends each turn at a pause; only then does the turn come back, as one
+    response: in tone mode each speech frame's frequency times the TONE_FACTORS entry of the
+    language the instructions ask for ("... into Turkish ..."); in echo mode the turn itself; in
+    demo mode the turn's voice pitch-shifted (without the translation endpoint's extra delay:
+    turn-taking is delay enough). With its output transcript and a `response.done` that carries
+    the token usage. Old items can be deleted; nothing else of the
+    conversation API is implemented (such events get an error that says so).
+    """
+
+    SUPPORTED = (
+        "session.update",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+        "response.create",
+        "conversation.item.delete",
+    )
+    NOT_IN_FAKE = (
+        "conversation.item.create",
+        "conversation.item.retrieve",
+        "conversation.item.truncate",
+        "response.cancel",
+        "output_audio_buffer.clear",
+    )
+
+    def __init__(self, server: FakeOpenAIServer, connection: ServerConnection, model: str) -> None:
+        super().__init__(server, connection, model)
+        self.instructions = ""
+        self.voice = "marin"
+        self.output_modalities = ["audio"]
+        self.turn_detection: dict[str, Any] | None = {
+            "type": "server_vad",
+            "silence_duration_ms": turns.DEFAULT_SILENCE_MS,
+            "create_response": True,
+            "interrupt_response": True,
+        }
+        self.detector = turns.TurnDetector()
+        # The conversation: item id -> (role, input tokens it adds: audio, text).
+        self.conversation: dict[str, tuple[str, int, int]] = {}
+        self._unanswered: list[tuple[str, turns.Turn]] = []
+        self.responses = 0
+        self.tokens = {"input": 0, "output": 0}
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "id": self.id,
+            "object": "realtime.session",
+            "type": "realtime",
+            "model": self.model,
+            "expires_at": self.expires_at,
+            "instructions": self.instructions,
+            "output_modalities": self.output_modalities,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": dsp.SAMPLE_RATE},
+                    "transcription": self.transcription,
+                    "noise_reduction": self.noise_reduction,
+                    "turn_detection": self.turn_detection,
+                },
+                "output": {"format": {"type": "audio/pcm", "rate": dsp.SAMPLE_RATE}, "voice": self.voice},
+            },
+        }
+        if not self.server.announce_expiry:
+            del described["expires_at"]
+        return described
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **super().stats(),
+            "endpoint": "realtime",
+            "conversation_items": len(self.conversation),
+            "responses": self.responses,
+            "tokens": dict(self.tokens),
+        }
+
+    async def handle(self, message: str | bytes) -> bool:
+        client_event_id: str | None = None
+        try:
+            try:
+                event = json.loads(message)
+            except ValueError as exc:
+                raise InvalidRequest("invalid_json", f"The message is not valid JSON: {exc}.") from exc
+            event = as_object(event, "event")
+            if isinstance(event.get("event_id"), str):
+                client_event_id = event["event_id"]
+            kind = event.get("type")
+            if kind == "session.update":
+                await self._update(event)
+            elif kind == "input_audio_buffer.append":
+                await self._append_turns(event)
+            elif kind == "input_audio_buffer.commit":
+                await self._commit()
+            elif kind == "input_audio_buffer.clear":
+                self.detector.clear()
+                await self.enqueue({"type": "input_audio_buffer.cleared"})
+            elif kind == "response.create":
+                await self._respond()
+            elif kind == "conversation.item.delete":
+                await self._delete(event)
+            elif kind in self.NOT_IN_FAKE:
+                raise InvalidRequest(
+                    "not_implemented", f"The fake OpenAI server does not implement {kind!r}.", "type"
+                )
+            else:
+                raise InvalidRequest(
+                    "invalid_value",
+                    f"Invalid value: {kind!r}. Supported values are: "
+                    + ", ".join(repr(k) for k in (*self.SUPPORTED, *self.NOT_IN_FAKE))
+                    + ".",
+                    "type",
+                )
+        except InvalidRequest as exc:
+            logger.info("session %s: rejected client event: %s", self.id, exc.message)
+            await self.enqueue_error(exc.code, exc.message, exc.param, client_event_id=client_event_id)
+        return True
+
+    async def _update(self, event: dict[str, Any]) -> None:
+        # Validate everything before changing anything, so a rejected update changes nothing.
+        update = realtime_session(event.get("session"))
+        noise_reduction = self.noise_reduction
+        if "noise_reduction" in update:
+            noise_reduction = self._noise_reduction(update["noise_reduction"])
+        self.noise_reduction = noise_reduction
+        self.instructions = update.get("instructions", self.instructions)
+        self.output_modalities = update.get("output_modalities", self.output_modalities)
+        self.voice = update.get("voice", self.voice)
+        if "transcription" in update:
+            self.transcription = update["transcription"]
+        if "turn_detection" in update:
+            self.turn_detection = update["turn_detection"]
+        silence = (self.turn_detection or {}).get("silence_duration_ms")
+        self.detector.silence_ms = silence if isinstance(silence, int) else turns.DEFAULT_SILENCE_MS
+        self.language = target_language(self.instructions)
+        logger.info("session %s: interpreting into %s", self.id, self.language)
+        await self.enqueue({"type": "session.updated", "session": self.describe()})
+
+    async def _append_turns(self, event: dict[str, Any]) -> None:
+        audio = event.get("audio")
+        if not isinstance(audio, str):
+            raise InvalidRequest(
+                "missing_required_parameter", "Missing required parameter: 'audio'.", "audio"
+            )
+        try:
+            data = base64.b64decode(audio, validate=True)
+        except binascii.Error as exc:
+            raise InvalidRequest("invalid_value", "'audio' is not valid base64.", "audio") from exc
+        if len(data) % 2:
+            raise InvalidRequest("invalid_value", "'audio' must be PCM16: an even number of bytes.", "audio")
+        self.samples_in += len(data) // 2
+        vad = self.turn_detection is not None
+        for seen in self.detector.feed(dsp.pcm16_to_array(data), detect=vad):
+            item_id = seen.turn.item_id
+            if seen.kind == "started":
+                await self.enqueue(
+                    {
+                        "type": "input_audio_buffer.speech_started",
+                        "audio_start_ms": seen.audio_ms,
+                        "item_id": item_id,
+                    }
+                )
+                continue
+            await self.enqueue(
+                {
+                    "type": "input_audio_buffer.speech_stopped",
+                    "audio_end_ms": seen.audio_ms,
+                    "item_id": item_id,
+                }
+            )
+            await self._committed(turn=seen.turn)
+            if (self.turn_detection or {}).get("create_response", True):
+                await self._respond()
+
+    async def _commit(self) -> None:
+        buffered = self.detector.buffered_ms
+        turn = self.detector.commit()
+        if turn is None:
+            raise InvalidRequest(
+                "input_audio_buffer_commit_empty",
+                "Error committing input audio buffer: buffer too small. Expected at least 100ms of "
+                f"audio, but buffer only has {buffered:.2f}ms of audio.",
+            )
+        await self._committed(turn=turn)
+
+    async def _committed(self, *, turn: turns.Turn) -> None:
+        item_id = turn.item_id
+        previous = next(reversed(self.conversation), None)
+        await self.enqueue(
+            {"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous}
+        )
+        self.conversation[item_id] = (
+            "user",
+            turns.user_audio_tokens(len(turn.tones) * turns.VAD_FRAME_MS),
+            0,
+        )
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        await self.enqueue({"type": "conversation.item.added", "item": item, "previous_item_id": previous})
+        await self.enqueue({"type": "conversation.item.done", "item": item, "previous_item_id": previous})
+        self._unanswered.append((item_id, turn))
+        if self.transcription is not None:
+            heard = " ".join(f"[tone {tone:.0f} Hz]" for tone in _distinct(turn.tones)) + " "
+            await self.enqueue(
+                {
+                    "type": "conversation.item.input_audio_transcription.delta",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "delta": heard,
+                }
+            )
+            await self.enqueue(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "transcript": heard,
+                }
+            )
+
+    async def _respond(self) -> None:
+        """One response: the oldest unanswered turn in the target language (tone mode), with usage."""
+        hold_ms = self.server.delay_ms
+        response_id = f"resp_{secrets.token_hex(8)}"
+        item_id = f"item_{secrets.token_hex(8)}"
+        self.responses += 1
+        response: dict[str, Any] = {
+            "id": response_id,
+            "object": "realtime.response",
+            "status": "in_progress",
+            "output": [],
+            "output_modalities": self.output_modalities,
+            "usage": None,
+        }
+        await self.enqueue({"type": "response.created", "response": dict(response)}, hold_ms)
+        input_audio = sum(audio for (_, audio, _) in self.conversation.values())
+        input_text = turns.text_tokens(self.instructions) + sum(
+            text for (_, _, text) in self.conversation.values()
+        )
+        _, turn = self._unanswered.pop(0) if self._unanswered else ("", turns.Turn(start_ms=0))
+        previous = next(reversed(self.conversation), None)
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "in_progress",
+            "content": [],
+        }
+        await self.enqueue(
+            {
+                "type": "response.output_item.added",
+                "response_id": response_id,
+                "output_index": 0,
+                "item": item,
+            },
+            hold_ms,
+        )
+        await self.enqueue(
+            {"type": "conversation.item.added", "item": item, "previous_item_id": previous}, hold_ms
+        )
+        where = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+        transcript = ""
+        audio_ms = 0
+        factor = TONE_FACTORS.get(self.language or "")
+        # Demo mode: the turn's own voice, pitch-shifted, with a line saying it is a demo.
+        language = LISTENER_LANGUAGES.get(self.language or "", "?")
+        demo_text = DEMO_TRANSCRIPT.format(language=language)
+        for tone, frame in zip(turn.tones, turn.frames, strict=True):
+            if tone is None and self.server.mode == "tone":
+                continue
+            if self.server.mode == "tone" and factor is not None and tone is not None:
+                self._tone.freq = tone * factor
+                pcm = self._tone.next(turns.VAD_FRAME_SAMPLES)
+                text = f"[tone {self._tone.freq:.0f} Hz] "
+            elif self.server.mode == "echo":
+                pcm, text = frame, "[echo] "
+            elif self.server.mode == "demo":
+                pcm, text = self._shifter.process(frame), demo_text
+            else:
+                pcm, text = np.zeros(turns.VAD_FRAME_SAMPLES, dtype=np.int16), ""
+            audio_ms += turns.VAD_FRAME_MS
+            if text and not transcript.endswith(text):
+                transcript += text
+                await self.enqueue(
+                    {"type": "response.output_audio_transcript.delta", **where, "delta": text}, hold_ms
+                )
+            await self.enqueue(
+                {
+                    "type": "response.output_audio.delta",
+                    **where,
+                    "delta": base64.b64encode(dsp.array_to_pcm16(pcm)).decode(),
+                },
+                hold_ms,
+            )
+        await self.enqueue({"type": "response.output_audio.done", **where}, hold_ms)
+        await self.enqueue(
+            {"type": "response.output_audio_transcript.done", **where, "transcript": transcript}, hold_ms
+        )
+        output_audio = turns.assistant_audio_tokens(audio_ms)
+        output_text = turns.text_tokens(transcript)
+        self.conversation[item_id] = ("assistant", output_audio, output_text)
+        done_item = {
+            **item,
+            "status": "completed",
+            "content": [{"type": "output_audio", "transcript": transcript}],
+        }
+        await self.enqueue(
+            {
+                "type": "response.output_item.done",
+                "response_id": response_id,
+                "output_index": 0,
+                "item": done_item,
+            },
+            hold_ms,
+        )
+        await self.enqueue(
+            {"type": "conversation.item.done", "item": done_item, "previous_item_id": previous}, hold_ms
+        )
+        usage: dict[str, Any] = {
+            "total_tokens": input_audio + input_text + output_audio + output_text,
+            "input_tokens": input_audio + input_text,
+            "output_tokens": output_audio + output_text,
+            "input_token_details": {
+                "text_tokens": input_text,
+                "audio_tokens": input_audio,
+                "image_tokens": 0,
+                "cached_tokens": 0,
+                "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
+            },
+            "output_token_details": {"text_tokens": output_text, "audio_tokens": output_audio},
+        }
+        self.tokens["input"] += input_audio + input_text
+        self.tokens["output"] += output_audio + output_text
+        done = {**response, "status": "completed", "output": [done_item], "usage": usage}
+        await self.enqueue({"type": "response.done", "response": done}, hold_ms)
+
+    async def _delete(self, event: dict[str, Any]) -> None:
+        item_id = event.get("item_id")
+        if not isinstance(item_id, str):
+            raise InvalidRequest(
+                "missing_required_parameter", "Missing required parameter: 'item_id'.", "item_id"
+            )
+        if item_id not in self.conversation:
+            raise InvalidRequest("invalid_value", f"Item with item_id not found: {item_id}.", "item_id")
+        del self.conversation[item_id]
+        await self.enqueue({"type": "conversation.item.deleted", "item_id": item_id})
+
+
+def _distinct(tones: list[float | None]) -> list[float]:
+    """The tones of a turn in order, each run of one (within 5 Hz) named once."""
+    result: list[float] = []
+    for tone in tones:
+        if tone is not None and not (result and abs(result[-1] - tone) < 5):
+            result.append(tone)
+    return result
+
+
+def target_language(instructions: str) -> str | None:
+    """The language the instructions ask to interpret into ("... into Turkish ..."), or None."""
+    names = {name.lower(): code for code, name in ENGLISH_NAMES.items()}
+    for word in re.findall(r"\binto (\w+)", instructions):
+        if word.lower() in names:
+            return names[word.lower()]
+    return None
+
+
 class FakeOpenAIServer:
     """A local WebSocket server that speaks OpenAI's Realtime Translation protocol."""
 
@@ -523,7 +901,7 @@ class FakeOpenAIServer:
         url = urlsplit(request.path)
         if url.path.startswith("/_fake/"):
             return await self._control(connection, url.path.removeprefix("/_fake/"), parse_qs(url.query))
-        if url.path.rstrip("/") not in TRANSLATION_PATHS:
+        if url.path.rstrip("/") not in (*TRANSLATION_PATHS, *REALTIME_PATHS):
             return _http_error(HTTPStatus.NOT_FOUND, f"No such endpoint: {url.path}", "not_found")
         if self.connect_delay > 0:
             await asyncio.sleep(self.connect_delay)
@@ -553,8 +931,10 @@ class FakeOpenAIServer:
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:
-        model = parse_qs(urlsplit(connection.request.path).query)["model"][0] if connection.request else ""
-        session = _Session(self, connection, model)
+        url = urlsplit(connection.request.path) if connection.request else urlsplit("")
+        model = parse_qs(url.query)["model"][0] if connection.request else ""
+        kind = _RealtimeSession if url.path.rstrip("/") in REALTIME_PATHS else _Session
+        session = kind(self, connection, model)
         self._sessions[session.id] = session
         self.total_connections += 1
         logger.info("session %s: opened (model %s)", session.id, model)

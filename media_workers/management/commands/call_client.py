@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from media_workers.devtools.call_client import CallClient, HttpSession, ToneTrack, wav_source, write_wav
 from media_workers.runtime import ice
-from media_workers.shared.contract import OUTPUT_LANGUAGES
+from media_workers.shared.contract import LISTENER_LANGUAGES
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--password", default="")
         parser.add_argument("--room", help="The room's public id (the part after /r/ in its URL).")
         parser.add_argument("--name", default="Call client", help="Guest display name.")
-        languages = sorted(OUTPUT_LANGUAGES)
+        languages = sorted(LISTENER_LANGUAGES)
         parser.add_argument("--language", default="en", choices=languages, help="Guest language.")
         parser.add_argument("--hear", choices=languages, help="Switch listener language on join.")
         sound = parser.add_mutually_exclusive_group()

@@ -523,12 +523,20 @@ export class Call {
     // After "joined from another tab" the button said "Join here instead"; a new socket starts afresh.
     ui.join.textContent = gettext("Join call");
     if (first) {
+      // The languages a general realtime model interprets come last, in a marked group.
+      const turnBased = new Set(hello.turn_based);
+      const option = ([code, name]) => {
+        const element = new Option(name, code);
+        element.lang = code;
+        return element;
+      };
+      const entries = Object.entries(hello.languages);
+      const group = document.createElement("optgroup");
+      group.label = gettext("Turn-based: you hear each sentence after it ends");
+      group.append(...entries.filter(([code]) => turnBased.has(code)).map(option));
       ui.language.replaceChildren(
-        ...Object.entries(hello.languages).map(([code, name]) => {
-          const option = new Option(name, code);
-          option.lang = code;
-          return option;
-        }),
+        ...entries.filter(([code]) => !turnBased.has(code)).map(option),
+        ...(group.children.length ? [group] : []),
       );
       ui.translationVolume.value = hello.participant.translation_volume;
       ui.originalVolume.value = hello.original_volume;

@@ -23,6 +23,7 @@ export class Roster {
         hears.className = "person-hears";
         const language = document.createElement("span");
         language.lang = person.hear;
+        language.dir = "auto";
         language.textContent = languages[person.hear] || person.hear;
         // Where the language's name goes in the sentence is the translation's choice.
         const [before, after = ""] = gettext("hears %(language)s").split("%(language)s");

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rooms', '0005_profile_page_language'),
+        ('rooms', '0006_interpreter_languages_and_tokens'),
     ]
 
     operations = [

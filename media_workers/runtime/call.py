@@ -452,6 +452,7 @@ class Call:
                 language=session.language,
                 kind=kind,
                 text=text,
+                turn_based=any(is_turn_based(language) for language in speaker.session_languages),
             )
         # Listeners who share the speaker's language have no session of their own: they read
         # the source transcript of the speaker's first session.

@@ -23,6 +23,10 @@ from media_workers.shared.contract import TRANSCRIPT_TASK, UtteranceReport, Utte
 
 logger = logging.getLogger(__name__)
 
+# A speaker with a turn-based listener (runtime/interpreter.py) is answered only after each
+# turn ends: their utterance waits this much longer, so the answer joins the words it translates.
+TURN_GRACE_SECONDS = 4.0
+
 
 @dataclass
 class _Open:
@@ -32,6 +36,8 @@ class _Open:
     source_language: str
     started_at: float
     last_at: float
+    # Some of the translations come only after the speaker's turn (a turn-based listener's).
+    awaits_turns: bool = False
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # The session language whose input transcript is the original.
     original_from: str | None = None
@@ -72,18 +78,28 @@ class Transcriber:
         self._open: dict[str, _Open] = {}
 
     def add(
-        self, *, speaker_id: str, speaker_name: str, source_language: str, language: str, kind: str, text: str
+        self,
+        *,
+        speaker_id: str,
+        speaker_name: str,
+        source_language: str,
+        language: str,
+        kind: str,
+        text: str,
+        turn_based: bool = False,
     ) -> None:
-        """A fragment of one of the speaker's sessions: `original` words or their `translation`."""
+        """A fragment of one of the speaker's sessions: `original` words or their `translation`
+        (`turn_based`: some of the speaker's listeners hear them only after each turn)."""
         now = self._clock()
         utterance = self._open.get(speaker_id)
-        if utterance is None or now - utterance.last_at > self.pause:
+        if utterance is None or self._paused(utterance, now):
             if utterance is not None:
                 self._finish(speaker_id)
             utterance = self._open[speaker_id] = _Open(
                 speaker_name=speaker_name, source_language=source_language, started_at=now, last_at=now
             )
         utterance.last_at = now
+        utterance.awaits_turns = utterance.awaits_turns or turn_based
         if kind == "translation":
             utterance.translations[language] = utterance.translations.get(language, "") + text
         elif utterance.original_from in (None, language):
@@ -93,8 +109,11 @@ class Transcriber:
     def finish_paused(self) -> None:
         """Send every utterance whose speaker has paused."""
         now = self._clock()
-        for speaker_id in [s for s, u in self._open.items() if now - u.last_at > self.pause]:
+        for speaker_id in [s for s, u in self._open.items() if self._paused(u, now)]:
             self._finish(speaker_id)
+
+    def _paused(self, utterance: _Open, now: float) -> bool:
+        return now - utterance.last_at > self.pause + (TURN_GRACE_SECONDS if utterance.awaits_turns else 0)
 
     def finish_all(self) -> None:
         """Send every utterance still open (the call ends)."""

@@ -81,6 +81,39 @@ def test_it_keeps_each_speaker_apart_and_drops_what_is_unfinished_when_told() ->
     assert [u.original for u in sent] == ["Dos"]
 
 
+def test_it_waits_for_a_turn_based_answer_before_ending_the_utterance() -> None:
+    sent: list[UtteranceReport] = []
+    clock = Clock()
+    t = transcriber(sent, clock)
+    t.add(
+        speaker_id="ana",
+        speaker_name="Ana",
+        source_language="es",
+        language="es",
+        kind="original",
+        text="Hola a todos",
+        turn_based=True,
+    )
+    clock.now += 3.0
+    t.finish_paused()
+    assert sent == []
+    # The interpreter answers after the turn ended: it belongs to the same utterance.
+    t.add(
+        speaker_id="ana",
+        speaker_name="Ana",
+        source_language="es",
+        language="tr",
+        kind="translation",
+        text="Herkese merhaba",
+        turn_based=True,
+    )
+    clock.now += 10.0
+    t.finish_paused()
+    assert [(u.original, [(x.language, x.text) for x in u.translations]) for u in sent] == [
+        ("Hola a todos", [("tr", "Herkese merhaba")])
+    ]
+
+
 def test_it_sends_nothing_for_an_utterance_of_empty_text() -> None:
     sent: list[UtteranceReport] = []
     t = transcriber(sent, Clock())

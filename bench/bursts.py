@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 import numpy as np
@@ -16,6 +17,8 @@ import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media_workers.devtools.dsp import ToneGenerator, dominant_frequency
+from media_workers.runtime import opus
+from media_workers.runtime.aiortc_overrides import opus_packet
 from media_workers.runtime.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, FrameClock, pcm_to_frame
 
 # The burst's frequency cycles through these, so an onset can be matched to its send even
@@ -47,24 +50,64 @@ class BurstTrack(MediaStreamTrack):
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self._generator = ToneGenerator(FREQS[0], SAMPLE_RATE, amplitude)
 
+    def samples(self, index: int) -> tuple[float, npt.NDArray[np.int16]]:
+        """Frame `index` of the microphone: (burst frequency or 0, its samples); call in order."""
+        per_period = PERIOD_MS // FRAME_MS
+        phase = index % per_period
+        if phase >= BURST_MS // FRAME_MS:
+            return 0.0, self._silence
+        freq = FREQS[(index // per_period) % len(FREQS)]
+        if phase == 0:
+            self._generator = ToneGenerator(freq, SAMPLE_RATE, self.amplitude)
+        return freq, self._generator.next(FRAME_SAMPLES)
+
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
         pts = await self._clock.next_frame()
         index = pts // FRAME_SAMPLES
-        per_period = PERIOD_MS // FRAME_MS
-        phase = index % per_period
-        if phase < BURST_MS // FRAME_MS:
-            freq = FREQS[(index // per_period) % len(FREQS)]
-            if phase == 0:
-                self._generator = ToneGenerator(freq, SAMPLE_RATE, self.amplitude)
-            samples = self._generator.next(FRAME_SAMPLES)
-        else:
-            freq, samples = 0.0, self._silence
+        freq, samples = self.samples(index)
         frame = pcm_to_frame(samples, pts)
-        if phase == 0:
+        if index % (PERIOD_MS // FRAME_MS) == 0:
             self.sent.append((time.monotonic(), freq))
         return frame
+
+
+# One full cycle of the bursts' frequencies, in 20 ms frames.
+CYCLE_FRAMES = len(FREQS) * PERIOD_MS // FRAME_MS
+
+
+class PacketBurstTrack(MediaStreamTrack):
+    """BurstTrack's sound as Opus packets encoded once per process: a microphone that costs no
+    encoding, for the load generator's rooms that do not measure latency."""
+
+    kind = "audio"
+    _cycle: list[bytes] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[float, float]] = []
+        self._clock = FrameClock()
+        if not PacketBurstTrack._cycle:
+            source, encoder = BurstTrack(), opus.Encoder()
+            PacketBurstTrack._cycle = [encoder.encode(source.samples(i)[1]) for i in range(CYCLE_FRAMES)]
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        pts = await self._clock.next_frame()
+        return opus_packet(self._cycle[(pts // FRAME_SAMPLES) % CYCLE_FRAMES], pts)
+
+
+class PacketCounter:
+    """Takes an aiortc audio receiver's jitter buffer's place and only notes when packets arrive."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+
+    def add(self, packet: object) -> tuple[bool, None]:
+        self.arrivals.append(time.monotonic())
+        return False, None
 
 
 def onsets(chunks: list[tuple[float, npt.NDArray[np.int16]]]) -> list[tuple[float, float]]:

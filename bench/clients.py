@@ -22,9 +22,9 @@ import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media_workers.devtools.call_client import CallClient, Heard, HttpSession, record
-from media_workers.runtime.ice import restrict_host_addresses
+from media_workers.runtime.aiortc_overrides import replace_jitter_buffer, restrict_host_addresses
 
-from .bursts import BurstTrack, match, onsets
+from .bursts import BurstTrack, PacketBurstTrack, PacketCounter, match, onsets
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +36,14 @@ CLOSE_TIMEOUT = 10.0
 
 @dataclass
 class Side:
-    """One participant: what it sends (bursts) and what it hears."""
+    """One participant: what it sends (bursts) and what it hears (decoded, or packets counted)."""
 
-    track: BurstTrack
+    track: BurstTrack | PacketBurstTrack
     heard: Heard
     close: Callable[[], Awaitable[None]]
     join_s: float | None = None
     started: float = field(default_factory=time.monotonic)
+    counter: PacketCounter | None = None
 
 
 async def _direct_pair() -> list[Side]:
@@ -77,18 +78,30 @@ async def _naive_side(relay_url: str, room: str, who: str, listener: str) -> Sid
     return side
 
 
-async def _worker_side(base_url: str, room_id: str, email: str, password: str) -> Side:
+async def _worker_side(
+    base_url: str, room_id: str, email: str, password: str, listen: str, probe: bool
+) -> Side:
     http = HttpSession(base_url)
     await asyncio.to_thread(http.login, email, password)
-    track = BurstTrack()
+    # Only the rooms that measure latency encode and decode; the others are cheap load.
+    track = BurstTrack() if probe else PacketBurstTrack()
     client = CallClient(base_url=base_url, room_id=room_id, http=http, source=lambda: track)
     started = time.monotonic()
     await client.connect()
-    # Only the translation, as in the straightforward relay: the ducked original would be a
-    # second, earlier onset of every burst.
-    await client.send({"type": "settings", "original_volume": 0})
+    # One of the two at a time: the ducked original would be a second, earlier onset of every
+    # burst of the translation (and the translation a later one of the original's).
+    if listen == "original":
+        await client.send({"type": "settings", "original_volume": 1.0, "translation_volume": 0})
+    else:
+        await client.send({"type": "settings", "original_volume": 0})
     await client.join()
-    return Side(track, client.heard, client.close, started=started)
+    counter = None
+    if not probe:
+        assert client.pc is not None
+        counter = PacketCounter()
+        (transceiver,) = client.pc.getTransceivers()
+        replace_jitter_buffer(transceiver.receiver, counter)
+    return Side(track, client.heard, client.close, started=started, counter=counter)
 
 
 async def _setup(job: dict[str, Any]) -> list[tuple[Side, Side]]:
@@ -100,14 +113,19 @@ async def _setup(job: dict[str, Any]) -> list[tuple[Side, Side]]:
             a = await _naive_side(job["relay_url"], room["room"], "a", "b")
             b = await _naive_side(job["relay_url"], room["room"], "b", "a")
         else:
-            a = await _worker_side(job["base_url"], room["room_id"], room["a"], job["password"])
-            b = await _worker_side(job["base_url"], room["room_id"], room["b"], job["password"])
+            listen, probe = job.get("listen", "translation"), room.get("probe", True)
+            a = await _worker_side(
+                job["base_url"], room["room_id"], room["a"], job["password"], listen, probe
+            )
+            b = await _worker_side(
+                job["base_url"], room["room_id"], room["b"], job["password"], listen, probe
+            )
         pairs.append((a, b))
     return pairs
 
 
-def _late_gaps(heard: Heard, since: float, until: float) -> tuple[int, int]:
-    times = np.array([at for at, _ in heard.chunks if since <= at < until])
+def _late_gaps(arrivals: list[float], since: float, until: float) -> tuple[int, int]:
+    times = np.array([at for at in arrivals if since <= at < until])
     if times.size < 2:
         return 0, int(times.size)
     return int(np.count_nonzero(np.diff(times) > LATE_GAP)), int(times.size)
@@ -118,11 +136,15 @@ def _figures(pairs: list[tuple[Side, Side]], since: float, until: float) -> dict
     sent = unmatched = late = frames = 0
     for a, b in pairs:
         for speaker, listener in ((a, b), (b, a)):
-            result = match(speaker.track.sent, onsets(listener.heard.chunks), since, until)
-            latencies += result.values
-            sent += result.sent
-            unmatched += result.unmatched
-            gaps, count = _late_gaps(listener.heard, since, until)
+            if listener.counter is not None:
+                arrivals = listener.counter.arrivals
+            else:
+                result = match(speaker.track.sent, onsets(listener.heard.chunks), since, until)
+                latencies += result.values
+                sent += result.sent
+                unmatched += result.unmatched
+                arrivals = [at for at, _ in listener.heard.chunks]
+            gaps, count = _late_gaps(arrivals, since, until)
             late += gaps
             frames += count
     return {"latencies": latencies, "sent": sent, "unmatched": unmatched, "late_gaps": late, "frames": frames}

@@ -25,7 +25,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from openai import AsyncOpenAI
 
-from media_workers.runtime.ice import restrict_host_addresses
+from media_workers.runtime.aiortc_overrides import restrict_host_addresses
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,10 @@ def _name(r: dict[str, Any]) -> str:
     name = {"direct": "direct aiortc pair", "naive": "straightforward relay"}.get(r["kind"], "our worker")
     if "jitter_prefetch" in r:
         name += f", aiortc jitter buffer prefetch {r['jitter_prefetch']} (not 4)"
-    return name + (f" @ {r['chunk_ms']} ms chunks" if "chunk_ms" in r else "")
+    if r.get("listen") == "original":
+        return name + ", the ducked original voice"
+    name += f" @ {r['chunk_ms']} ms chunks" if "chunk_ms" in r else ""
+    return name + (f", fake {r['fake_mode']}" if r.get("fake_mode", "echo") != "echo" else "")
 
 
 def latency_table(rows: list[dict[str, Any]]) -> str:

@@ -93,16 +93,18 @@ def _percentiles(values: list[float]) -> dict[str, Any]:
 class Bench:
     """The running stack plus the helpers every phase uses."""
 
-    def __init__(self, quick: bool, workdir: Path) -> None:
+    def __init__(self, quick: bool, workdir: Path, fake_mode: str = "echo") -> None:
         from media_workers.devtools.stack import Stack
 
         self.quick = quick
+        self.fake_mode = fake_mode
+        self.per_process = 2
         self.ctx = multiprocessing.get_context("spawn")
         self.rooms = Rooms()
         self.log_dir = RESULTS / "logs" / time.strftime("%Y%m%d-%H%M%S")
         self.stack = Stack(
             database_url=os.environ["DATABASE_URL"],
-            fake_mode="echo",
+            fake_mode=fake_mode,
             workers=0,
             worker_capacity=10_000,
             extra_env={"TRANSLATION_CHUNK_MS": "100", "MEDIA_WORKER_DRAIN_SECONDS": "0"},
@@ -197,11 +199,20 @@ class Bench:
         relay: str = "",
         measure: list[int],
         jitter_prefetch: int | None = None,
+        listen: str = "translation",
+        cheap: bool = False,
     ) -> dict[str, Any]:
         """Run `rooms` rooms of `kind` for a window of `seconds`; CPU of `measure` (+ clients)."""
         from . import clients, procstat
 
-        specs = self.rooms.make(rooms) if kind == "worker" else [{"room": f"n{i}"} for i in range(rooms)]
+        specs: list[dict[str, Any]] = (
+            self.rooms.make(rooms) if kind == "worker" else [{"room": f"n{i}"} for i in range(rooms)]
+        )
+        if kind == "worker" and cheap:
+            # The first room measures latency; the others send pre-encoded packets and count
+            # what they get, so the clients' CPU stays small beside the worker's.
+            for i, spec in enumerate(specs):
+                spec["probe"] = i == 0
         groups = [specs[i : i + per_process] for i in range(0, len(specs), per_process)]
         children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
         before_counters = self.worker_counters() if kind == "worker" else {}
@@ -217,6 +228,7 @@ class Bench:
                 "password": PASSWORD,
                 "timeout": timeout,
                 "jitter_prefetch": jitter_prefetch,
+                "listen": listen,
             }
             process = self.ctx.Process(target=clients.main, args=(job, child), daemon=True)
             process.start()
@@ -277,6 +289,9 @@ class Bench:
         if jitter_prefetch is not None:
             result["jitter_prefetch"] = jitter_prefetch
         if kind == "worker":
+            result["listen"] = listen
+            result["fake_mode"] = self.fake_mode
+            result["cheap_clients"] = cheap
             time.sleep(2.0)  # let the calls end: a closed track's counts join the worker's totals
             result["chunk_ms"] = self.chunk_ms
             after_counters = self.worker_counters()
@@ -286,23 +301,29 @@ class Bench:
         return result
 
 
-def phase_latency(bench: Bench) -> list[dict[str, Any]]:
+def phase_latency(bench: Bench, chunks: list[int], baselines: bool = True) -> list[dict[str, Any]]:
     """One room per path; bursts both ways; direct peers are the floor."""
     seconds = 8.0 if bench.quick else 22.0
     results = [bench.load("direct", 1, seconds, measure=[])]
-    # What aiortc's audio jitter buffer (4 frames held back) costs one hop: the worker's
-    # relay path has two such hops where direct peers have one.
-    results.append(bench.load("direct", 1, seconds, measure=[], jitter_prefetch=1))
-    with bench.naive_relay() as (url, pid):
-        results.append(bench.load("naive", 1, seconds, relay=url, measure=[pid]))
-    for chunk_ms in (20, 40, 100, 200) if not bench.quick else (20, 100):
+    if baselines:
+        # What aiortc's audio jitter buffer (4 frames held back) costs one hop: the worker's
+        # relay path has two such hops where direct peers have one.
+        results.append(bench.load("direct", 1, seconds, measure=[], jitter_prefetch=1))
+        with bench.naive_relay() as (url, pid):
+            results.append(bench.load("naive", 1, seconds, relay=url, measure=[pid]))
+    # The ducked original voice never goes through OpenAI: one hop in, the mix, one hop out.
+    bench.use_worker(chunks[0])
+    results.append(bench.load("worker", 1, seconds, measure=[bench.worker_pid], listen="original"))
+    for chunk_ms in chunks:
         bench.use_worker(chunk_ms)
         results.append(bench.load("worker", 1, seconds, measure=[bench.worker_pid]))
     bench.use_worker(100)
     return results
 
 
-def phase_capacity(bench: Bench, counts: list[int], paths: list[str]) -> list[dict[str, Any]]:
+def phase_capacity(
+    bench: Bench, counts: list[int], paths: list[str], cheap: bool = False
+) -> list[dict[str, Any]]:
     """CPU per room and degradation as rooms grow, for our worker and both baselines."""
     seconds = 6.0 if bench.quick else 15.0
     results = []
@@ -316,7 +337,16 @@ def phase_capacity(bench: Bench, counts: list[int], paths: list[str]) -> list[di
                 results.append(bench.load("naive", rooms, seconds, relay=url, measure=[pid]))
             print(_row(results[-1]), flush=True)
         if "worker" in paths:
-            results.append(bench.load("worker", rooms, seconds, measure=[bench.worker_pid]))
+            results.append(
+                bench.load(
+                    "worker",
+                    rooms,
+                    seconds,
+                    measure=[bench.worker_pid],
+                    cheap=cheap,
+                    per_process=bench.per_process,
+                )
+            )
             print(_row(results[-1]), flush=True)
     return results
 
@@ -358,7 +388,7 @@ async def _join_once(base_url: str, room: dict[str, str]) -> dict[str, float]:
 
 def phase_join(bench: Bench) -> dict[str, Any]:
     """Page connect + offer to the first audio heard, one room at a time on an idle worker."""
-    from media_workers.runtime.ice import restrict_host_addresses
+    from media_workers.runtime.aiortc_overrides import restrict_host_addresses
 
     restrict_host_addresses(["127.0.0.1"])
     samples = [
@@ -448,6 +478,8 @@ def phase_sockets(bench: Bench) -> dict[str, Any]:
 
 def _row(r: dict[str, Any]) -> str:
     name = f"{r['kind']}" + (f"@{r['chunk_ms']}ms" if "chunk_ms" in r else "")
+    name += "/original" if r.get("listen") == "original" else ""
+    name += f"/{r['fake_mode']}" if r.get("fake_mode", "echo") != "echo" else ""
     name += f"/prefetch{r['jitter_prefetch']}" if "jitter_prefetch" in r else ""
     lat = r["latency_ms"]
     late = r.get("worker", {}).get("late_frames", "-")
@@ -495,12 +527,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rooms", default="", help="capacity room counts, e.g. 1,5,10,20")
     parser.add_argument("--paths", default="direct,naive,worker", help="capacity: which paths to load")
     parser.add_argument("--timeout", type=float, default=0, help="overall limit in seconds")
+    parser.add_argument(
+        "--fake",
+        default="echo",
+        choices=("echo", "framed"),
+        help="fake OpenAI: echo (each append straight back) or framed (200 ms frames, as the model)",
+    )
+    parser.add_argument("--chunks", default="", help="latency: TRANSLATION_CHUNK_MS values, e.g. 20,100")
+    parser.add_argument("--no-baselines", action="store_true", help="latency: only direct and the worker")
+    parser.add_argument(
+        "--cheap-clients",
+        action="store_true",
+        help="capacity: all worker rooms but one send pre-encoded Opus and count packets undecoded",
+    )
+    parser.add_argument("--per-process", type=int, default=2, help="rooms per client process")
     args = parser.parse_args(argv)
     phases = args.phases.split(",")
     counts = (
         [int(n) for n in args.rooms.split(",")] if args.rooms else ([1, 4] if args.quick else [1, 5, 10, 20])
     )
     limit = args.timeout or (480 if args.quick else 1500)
+    chunks = (
+        [int(n) for n in args.chunks.split(",")]
+        if args.chunks
+        else ([20, 100] if args.quick else [20, 40, 100, 200])
+    )
 
     def out_of_time(signum: int, frame: object) -> None:
         raise TimeoutError(f"benchmark exceeded its {limit:.0f} s limit")
@@ -518,15 +569,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         _configure_django(Path(tmp))
-        bench = Bench(args.quick, Path(tmp))
+        bench = Bench(args.quick, Path(tmp), fake_mode=args.fake)
+        bench.per_process = args.per_process
         try:
             bench.start()
             if "latency" in phases:
-                results["latency"] = phase_latency(bench)
+                results["latency"] = phase_latency(bench, chunks, baselines=not args.no_baselines)
                 for r in results["latency"]:
                     print(_row(r), flush=True)
             if "capacity" in phases:
-                results["capacity"] = phase_capacity(bench, counts, args.paths.split(","))
+                results["capacity"] = phase_capacity(
+                    bench, counts, args.paths.split(","), cheap=args.cheap_clients
+                )
             if "join" in phases:
                 results["join"] = phase_join(bench)
             if "sockets" in phases:

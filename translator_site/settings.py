@@ -363,8 +363,10 @@ OPENAI_INTERPRETER_MODEL = envstr("OPENAI_INTERPRETER_MODEL", "gpt-realtime-2.1"
 OPENAI_INTERPRETER_VOICE = envstr("OPENAI_INTERPRETER_VOICE", "marin")
 OPENAI_INTERPRETER_SILENCE_MS = envint("OPENAI_INTERPRETER_SILENCE_MS", 500)
 OPENAI_INTERPRETER_KEEP_ITEMS = envint("OPENAI_INTERPRETER_KEEP_ITEMS", 2)
-# How much audio the worker gathers before each input_audio_buffer.append (the engine works
-# in 200 ms frames; smaller chunks cut latency at the cost of more messages).
+# How much audio the worker gathers before each input_audio_buffer.append. The engine answers
+# per complete 200 ms frame, so any chunk that divides 200 ms waits the same (bench/README.md:
+# 20/40/100/200 ms within ~10 ms at p50); smaller ones cost more messages (20 ms: ~20 % more
+# worker CPU), 100 ms bounds what a frame boundary not on a chunk boundary could add.
 TRANSLATION_CHUNK_MS = envint("TRANSLATION_CHUNK_MS", 100)
 TRANSLATION_RECONNECT_MAX_DELAY = envfloat("TRANSLATION_RECONNECT_MAX_DELAY", 8.0)
 # OpenAI ends every session at a maximum duration (its `expires_at`). This long before that,
@@ -414,6 +416,16 @@ USAGE_REPORT_SECONDS = envfloat("USAGE_REPORT_SECONDS", 15.0)
 # The original voice under the translation, 0..1 (0 = off).
 DEFAULT_ORIGINAL_VOLUME = envfloat("DEFAULT_ORIGINAL_VOLUME", 0.15)
 PLAYOUT_MAX_MS = envint("PLAYOUT_MAX_MS", 3000)
+# Opus packet length the worker sends each listener: 20 ms, or 40/60 ms for fewer packets per
+# second (less CPU per listener) at the cost of that much more delay (bench/README.md).
+MEDIA_PTIME_MS = envint("MEDIA_PTIME_MS", 20)
+if MEDIA_PTIME_MS not in (20, 40, 60):
+    raise ImproperlyConfigured(f"MEDIA_PTIME_MS must be 20, 40 or 60, not {MEDIA_PTIME_MS}")
+# A packet missing from a speaker's audio is waited for while at most this many later ones have
+# arrived (reordering); then it is recovered from the next packet's FEC or concealed.
+MEDIA_REORDER_FRAMES = envint("MEDIA_REORDER_FRAMES", 1)
+if MEDIA_REORDER_FRAMES < 0:
+    raise ImproperlyConfigured(f"MEDIA_REORDER_FRAMES must be 0 or more, not {MEDIA_REORDER_FRAMES}")
 
 # --- Signalling limits -----------------------------------------------------------------------
 SIGNALLING_MAX_MESSAGE_BYTES = envint("SIGNALLING_MAX_MESSAGE_BYTES", 64 * 1024)

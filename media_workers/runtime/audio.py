@@ -80,13 +80,15 @@ class ChunkAccumulator:
 
 
 class FrameClock:
-    """Paces 20 ms frames in real time for a track's `recv()`.
+    """Paces frames of frame_ms in real time for a track's `recv()`.
 
-    Frame n is due at start + n x 20 ms, not a fixed sleep after the previous one, so
+    Frame n is due at start + n x frame_ms, not a fixed sleep after the previous one, so
     scheduling jitter never accumulates into drift (as aiortc's own tracks do).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, frame_ms: int = FRAME_MS) -> None:
+        self.frame_ms = frame_ms
+        self.frame_samples = SAMPLE_RATE * frame_ms // 1000
         self._start: float | None = None
         self._pts = 0
         # Frames asked for more than a frame's length after they were due (an overloaded loop).
@@ -97,10 +99,10 @@ class FrameClock:
         if self._start is None:
             self._start = time.monotonic()
             return self._pts
-        self._pts += FRAME_SAMPLES
+        self._pts += self.frame_samples
         wait = self._start + self._pts / SAMPLE_RATE - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        elif wait < -FRAME_MS / 1000:
+        elif wait < -self.frame_ms / 1000:
             self.late_frames += 1
         return self._pts

@@ -6,11 +6,12 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 
-import aioice.ice
 from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer
 from aiortc.sdp import candidate_from_sdp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from media_workers.runtime.aiortc_overrides import restrict_host_addresses
 
 logger = logging.getLogger(__name__)
 
@@ -37,20 +38,6 @@ def ice_servers() -> list[RTCIceServer]:
 
 def rtc_configuration() -> RTCConfiguration:
     return RTCConfiguration(iceServers=ice_servers())
-
-
-def restrict_host_addresses(addresses: list[str]) -> None:
-    """Make aioice offer exactly `addresses` as host candidates.
-
-    aioice enumerates the machine's interfaces and always leaves out 127.0.0.1, so a
-    loopback-only deployment (tests, benchmarks, a laptop demo) must replace the list.
-    """
-    allowed = list(addresses)
-
-    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return [a for a in allowed if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
-
-    aioice.ice.get_host_addresses = get_host_addresses
 
 
 def configure_from_settings() -> None:

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from django.conf import settings
 
 from media_workers.runtime import counters
-from media_workers.runtime.audio import ChunkAccumulator, InboundResampler
+from media_workers.runtime.aiortc_overrides import InboundAudio, ask_for_fec, decode_inline, prefer_opus
+from media_workers.runtime.audio import ChunkAccumulator
 from media_workers.runtime.ice import parse_candidate, peer_policy, rtc_configuration, screen_offer
 from media_workers.runtime.mixer import ListenerTrack
 from media_workers.runtime.plan import Source, SourceKey
@@ -22,6 +22,8 @@ from media_workers.shared.contract import ParticipantInfo
 logger = logging.getLogger(__name__)
 
 ORIGINAL_MAX_MS = 300
+# OpenAI's translation engine answers in frames of this length (docs: realtime translation).
+ENGINE_FRAME_MS = 200
 
 
 class Participant:
@@ -40,7 +42,8 @@ class Participant:
         self.info = info
         self.reply_channel = reply_channel
         self.pc = RTCPeerConnection(configuration=rtc_configuration())
-        self.track = ListenerTrack()
+        self.track = ListenerTrack(settings.MEDIA_PTIME_MS)
+        self.inbound: InboundAudio | None = None
         # A speaker's voice or translation -> what this listener hears of it.
         self.buffers: dict[SourceKey, PlayoutBuffer] = {}
         self.chunker = ChunkAccumulator(settings.TRANSLATION_CHUNK_MS)
@@ -58,9 +61,8 @@ class Participant:
         self.translation_paused = False
         self._on_audio = on_audio
         self._on_gone = on_gone
-        self._reader: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
-        self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_connection_state)
 
     @property
@@ -86,8 +88,16 @@ class Participant:
                 screened.dropped,
             )
         self.remote_candidates = screened.candidates
+        # The offer's one audio section (screen_offer lets nothing else through) takes this
+        # transceiver, whose codec preferences apply when the offer is.
+        transceiver = self.pc.addTransceiver(self.track, direction="sendrecv")
+        prefer_opus(transceiver)
+        self.inbound = decode_inline(
+            transceiver.receiver, self._on_inbound, reorder_frames=settings.MEDIA_REORDER_FRAMES
+        )
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=screened.sdp, type=sdp_type))
-        self.pc.addTrack(self.track)
+        ask_for_fec(transceiver)
+        self._watchdog = asyncio.create_task(self._watch_for_silence(), name=f"silence {self.id}")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         description = self.pc.localDescription
         assert description is not None
@@ -117,9 +127,13 @@ class Participant:
             # Translations arrive in bursts faster than real time and need room; a live voice
             # must stay live, so late audio of it is dropped rather than queued.
             max_ms = settings.PLAYOUT_MAX_MS if key.kind is Source.TRANSLATION else ORIGINAL_MAX_MS
-            # Past a chunk (translation) or a few frames (voice) of backlog, skip silence so a
-            # backlog never becomes permanent delay (bench/README.md: it was ~250 ms).
-            catch_up_ms = settings.TRANSLATION_CHUNK_MS if key.kind is Source.TRANSLATION else 20
+            # Past what arrives at once (a translation: a chunk, or the model's 200 ms frame,
+            # whichever is longer; a voice: one packet), skip silence so a backlog never becomes
+            # permanent delay (bench/README.md: it was ~250 ms). Less would skip the pauses
+            # inside a frame and leave gaps in speech that runs on into the next one.
+            catch_up_ms = (
+                max(settings.TRANSLATION_CHUNK_MS, ENGINE_FRAME_MS) if key.kind is Source.TRANSLATION else 0
+            )
             buffer = PlayoutBuffer(max_ms=max_ms, catch_up_ms=catch_up_ms)
             self.buffers[key] = buffer
             self.track.set_source(key, buffer, gain)
@@ -133,27 +147,10 @@ class Participant:
             self.track.remove_source(key)
             counters.retire_buffer(buffer)
 
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "audio" and self._reader is None:
-            self._reader = asyncio.create_task(self._read(track), name=f"inbound {self.id}")
-
-    async def _read(self, track: MediaStreamTrack) -> None:
-        resample = InboundResampler()
-        on_audio = self._on_audio
-        watchdog = asyncio.create_task(self._watch_for_silence(), name=f"silence {self.id}")
-        try:
-            while True:
-                try:
-                    frame = await track.recv()
-                except MediaStreamError:
-                    break
-                self.frames_in += 1
-                pcm = resample(frame)  # type: ignore[arg-type]
-                if pcm:
-                    on_audio(self, pcm)
-        finally:
-            watchdog.cancel()
-        logger.info("room=%s participant=%s: inbound audio ended", self.room_id, self.id)
+    def _on_inbound(self, pcm: bytes) -> None:
+        """One packet of the participant's voice, decoded (PCM16 mono 24 kHz), in order."""
+        self.frames_in += 1
+        self._on_audio(self, pcm)
 
     async def _watch_for_silence(self) -> None:
         """A muted browser still sends silent packets: no packets at all for long means it is gone.
@@ -185,8 +182,8 @@ class Participant:
         if self._closed:
             return
         self._closed = True
-        if self._reader is not None:
-            self._reader.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         self.track.stop()
         counters.retire_peer(
             frames_in=self.frames_in,

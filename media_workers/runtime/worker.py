@@ -8,7 +8,9 @@ The message loop only routes: anything slow runs in a task owned by the call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import importlib
 import logging
 import os
 import socket
@@ -31,6 +33,8 @@ from media_workers.shared.registry import Registry, key_prefix
 logger = logging.getLogger(__name__)
 
 OUTBOX_SIZE = 5000
+# What the openai SDK imports lazily when it opens its first realtime connection.
+_REALTIME_MODULES = ("openai.lib.realtime_translation", "websockets.asyncio.client", "websockets.sync.client")
 
 
 class WorkerOutbox:
@@ -98,6 +102,7 @@ class MediaWorker:
     async def run(self) -> None:
         """Serve until `stop()` is called."""
         ice.configure_from_settings()
+        self._preload_realtime()
         self.channel = await self.layer.new_channel(prefix="mediaworker")
         await self._heartbeat()
         logger.info("worker=%s listening on %s (capacity %d rooms)", self.id, self.channel, self.capacity)
@@ -115,6 +120,14 @@ class MediaWorker:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def _preload_realtime(self) -> None:
+        """Import now what the SDK imports on a first realtime connection (it held the loop ~1 s)."""
+        self.client.realtime.translations.connect(model=settings.OPENAI_TRANSLATION_MODEL)
+        for module in _REALTIME_MODULES:
+            # An SDK that moved one only loses the head start.
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
 
     async def _receive_loop(self) -> None:
         while True:

@@ -285,6 +285,27 @@ async def test_it_echoes_each_append_unchanged(start_server: StartServer) -> Non
     assert text_of(received, "session.output_transcript.delta") == "[echo] "
 
 
+async def test_framed_it_answers_each_200ms_frame_unchanged_once_complete(start_server: StartServer) -> None:
+    server = await start_server("framed")
+    rng = np.random.default_rng(8)
+    audio = (rng.standard_normal(4800 * 2 + 1000) * 3000).astype(np.int16)
+    async with client_for(server).realtime.translations.connect(model=MODEL) as connection:
+        await configure(connection, "fr")
+        # 100 ms chunks: the first chunk completes no frame, the second completes the first.
+        for start in (0, 2400):
+            pcm = dsp.array_to_pcm16(audio[start : start + 2400])
+            await connection.session.input_audio_buffer.append(audio=base64.b64encode(pcm).decode())
+        first = await recv_until(connection, "session.output_audio.delta")
+        pcm = dsp.array_to_pcm16(audio[4800:])
+        await connection.session.input_audio_buffer.append(audio=base64.b64encode(pcm).decode())
+        rest = await close(connection)
+
+    deltas = [base64.b64decode(e.delta) for e in first + rest if e.type == "session.output_audio.delta"]
+    # Two complete frames, then the remainder flushed by session.close.
+    assert [len(d) // 2 for d in deltas] == [4800, 4800, 1000]
+    assert b"".join(deltas) == dsp.array_to_pcm16(audio)
+
+
 async def test_it_plays_the_demo_voice_back_later_higher_with_a_line_per_utterance(
     start_server: StartServer,
 ) -> None:

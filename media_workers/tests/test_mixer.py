@@ -12,6 +12,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 from media_workers.devtools.dsp import dominant_frequency, tone
+from media_workers.runtime import opus
 from media_workers.runtime.audio import FRAME_SAMPLES, SAMPLE_RATE, InboundResampler
 from media_workers.runtime.mixer import ListenerTrack
 from media_workers.runtime.playout import PlayoutBuffer
@@ -25,16 +26,27 @@ def _buffer_with(*values: int) -> PlayoutBuffer:
     return buffer
 
 
+def _mixed(track: ListenerTrack) -> np.ndarray:
+    mixed = track.mix_frame()
+    assert mixed is not None
+    return mixed
+
+
+def _tone_buffer(freq: float, seconds: float) -> PlayoutBuffer:
+    buffer = PlayoutBuffer(max_ms=5000)
+    buffer.push(tone(freq, seconds))
+    return buffer
+
+
 def test_it_sums_sources_with_their_gains() -> None:
     track = ListenerTrack()
     track.set_source("translation", _buffer_with(1000), gain=1.0)
     track.set_source("voice", _buffer_with(-2000), gain=0.25)
 
-    mixed = track.mix_frame()
+    mixed = _mixed(track)
 
     assert mixed.dtype == np.int16
     np.testing.assert_array_equal(mixed, np.full(FRAME_SAMPLES, 500, dtype=np.int16))
-    assert track.last_level == pytest.approx(500 / 32768)
 
 
 def test_it_clips_at_the_int16_limits() -> None:
@@ -42,23 +54,47 @@ def test_it_clips_at_the_int16_limits() -> None:
     track.set_source("a", _buffer_with(30000, -30000), gain=1.0)
     track.set_source("b", _buffer_with(20000, -20000), gain=1.0)
 
-    assert set(track.mix_frame()) == {32767}
-    assert track.last_level == 1.0
-    assert set(track.mix_frame()) == {-32768}
-    assert track.last_level == 1.0
+    assert set(_mixed(track)) == {32767}
+    assert set(_mixed(track)) == {-32768}
 
 
-def test_it_mixes_silence_when_no_source_has_audio() -> None:
+def test_it_has_nothing_to_mix_when_no_source_has_audio() -> None:
     track = ListenerTrack()
-    assert not track.mix_frame().any()
+    assert track.mix_frame() is None
 
     track.set_source("a", _buffer_with(1000), gain=1.0)
-    track.mix_frame()
-    mixed = track.mix_frame()
+    assert track.mix_frame() is not None
 
-    assert len(mixed) == FRAME_SAMPLES
-    assert not mixed.any()
-    assert track.last_level == 0.0
+    assert track.mix_frame() is None
+
+
+def test_it_sends_true_silence_once_the_encoder_has_settled() -> None:
+    track = ListenerTrack()
+    track.set_source("a", _tone_buffer(1250, 0.2), gain=1.0)
+    decoder = opus.Decoder()
+    for _ in range(10):
+        decoder.decode(track.encode_frame())
+
+    quiet = [track.encode_frame() for _ in range(6)]
+
+    # A few silent frames flush the encoder (the tone's end); then the silence packet.
+    assert all(packet is opus.silence(FRAME_SAMPLES) for packet in quiet[3:])
+    decoded = [np.frombuffer(decoder.decode(packet), dtype=np.int16) for packet in quiet]
+    assert not any(samples.any() for samples in decoded[3:])
+
+
+def test_a_pause_at_the_noise_floor_is_sent_as_silence_too() -> None:
+    track = ListenerTrack()
+    track.set_source("translation", _tone_buffer(700, 0.1), gain=1.0)
+    noise = PlayoutBuffer(max_ms=1000)
+    noise.push(np.resize(np.array([9, -12, 4, -7], dtype=np.int16), 10 * FRAME_SAMPLES))
+    track.set_source("voice", noise, gain=1.0)
+    for _ in range(5):
+        track.encode_frame()
+
+    packets = [track.encode_frame() for _ in range(5)]
+
+    assert all(packet is opus.silence(FRAME_SAMPLES) for packet in packets[3:])
 
 
 def test_it_stops_mixing_a_removed_source() -> None:
@@ -66,23 +102,23 @@ def test_it_stops_mixing_a_removed_source() -> None:
     voice = _buffer_with(700, 700)
     track.set_source("translation", _buffer_with(100, 100), gain=1.0)
     track.set_source("voice", voice, gain=1.0)
-    assert set(track.mix_frame()) == {800}
+    assert set(_mixed(track)) == {800}
 
     track.remove_source("voice")
 
     assert set(track.sources) == {"translation"}
-    assert set(track.mix_frame()) == {100}
+    assert set(_mixed(track)) == {100}
     assert voice.buffered_ms == 20
 
 
 def test_it_applies_a_gain_change_to_the_next_frame() -> None:
     track = ListenerTrack()
     track.set_source("voice", _buffer_with(1000, 1000), gain=1.0)
-    assert set(track.mix_frame()) == {1000}
+    assert set(_mixed(track)) == {1000}
 
     track.set_gain("voice", 0.3)
 
-    assert set(track.mix_frame()) == {300}
+    assert set(_mixed(track)) == {300}
     assert track.sources["voice"].gain == 0.3
 
 
@@ -94,23 +130,35 @@ def test_its_sources_cannot_be_changed_through_the_view() -> None:
         track.sources["b"] = track.sources["a"]  # type: ignore[index]
 
 
-async def test_it_paces_20ms_frames_with_increasing_pts() -> None:
+async def test_it_paces_20ms_opus_packets_with_increasing_pts() -> None:
     track = ListenerTrack()
-    track.set_source("tone", _buffer_with(*range(1, 6)), gain=1.0)
+    track.set_source("tone", _tone_buffer(600, 0.1), gain=1.0)
     started = time.monotonic()
 
-    frames = [await track.recv() for _ in range(10)]
+    packets = [await track.recv() for _ in range(10)]
 
     elapsed = time.monotonic() - started
-    assert [f.pts for f in frames] == [i * FRAME_SAMPLES for i in range(10)]
-    for frame in frames:
-        assert (frame.format.name, frame.layout.name) == ("s16", "mono")
-        assert (frame.sample_rate, frame.samples) == (SAMPLE_RATE, FRAME_SAMPLES)
-        assert frame.time_base == fractions.Fraction(1, SAMPLE_RATE)
-    assert [int(f.to_ndarray()[0, 0]) for f in frames] == [1, 2, 3, 4, 5, 0, 0, 0, 0, 0]
+    assert [p.pts for p in packets] == [i * FRAME_SAMPLES for i in range(10)]
+    assert {p.time_base for p in packets} == {fractions.Fraction(1, SAMPLE_RATE)}
+    decoder = opus.Decoder()
+    decoded = [np.frombuffer(decoder.decode(bytes(p)), dtype=np.int16) for p in packets]
+    assert {len(samples) for samples in decoded} == {FRAME_SAMPLES}
+    assert np.abs(decoded[3]).max() > 1000
+    assert np.abs(decoded[9]).max() < 100
     # The tenth frame is due 180 ms after the first; the upper bound only catches a hang.
     assert 0.17 <= elapsed < 5
     assert track.frames_sent == 10
+
+
+async def test_it_sends_longer_packets_when_asked() -> None:
+    track = ListenerTrack(frame_ms=40)
+    track.set_source("tone", _tone_buffer(600, 0.2), gain=1.0)
+
+    packets = [await track.recv() for _ in range(3)]
+
+    assert [p.pts for p in packets] == [0, 2 * FRAME_SAMPLES, 4 * FRAME_SAMPLES]
+    decoder = opus.Decoder()
+    assert {len(decoder.decode(bytes(p))) for p in packets} == {4 * FRAME_SAMPLES}
 
 
 async def test_it_counts_a_frame_asked_for_late() -> None:

@@ -43,3 +43,15 @@ def test_it_refuses_with_debug_off_explicitly() -> None:
     result = start_worker({"DEBUG": "0", "OPENAI_API_KEY": ""})
     assert result.returncode != 0
     assert "OPENAI_API_KEY is not set" in result.stderr
+
+
+def test_it_refuses_a_packet_time_opus_does_not_send() -> None:
+    result = start_worker({"OPENAI_API_KEY": "sk-test", "MEDIA_PTIME_MS": "30"})
+    assert result.returncode != 0
+    assert "MEDIA_PTIME_MS must be 20, 40 or 60, not 30" in result.stderr
+
+
+def test_it_refuses_a_negative_reorder_window() -> None:
+    result = start_worker({"OPENAI_API_KEY": "sk-test", "MEDIA_REORDER_FRAMES": "-1"})
+    assert result.returncode != 0
+    assert "MEDIA_REORDER_FRAMES must be 0 or more, not -1" in result.stderr

@@ -6,7 +6,7 @@ from typing import Literal, get_args
 
 from media_workers.devtools import dsp
 
-Mode = Literal["tone", "echo", "demo"]
+Mode = Literal["tone", "echo", "framed", "demo"]
 MODES: tuple[str, ...] = get_args(Mode)
 
 # Tone mode's "translation": at least 0.1 apart and at least 0.1 away from 1.0, so a frequency

@@ -7,6 +7,8 @@ depends on a server-wide mode:
 - `tone`: every 200 ms frame's dominant frequency comes back multiplied by the target language's
   `TONE_FACTORS` entry, so a test can tell which language it hears and that it is not the original.
 - `echo`: each append comes straight back, for latency measurements.
+- `framed`: the audio comes back unchanged, but as the real engine frames it: a 200 ms frame's
+  output only once the frame is complete (what chunk sizes cost under the real model's framing).
 - `demo`: the speaker's own voice, pitch-shifted and about a second late, for people without a key.
 
 Faults are injected through plain HTTP GETs on `/_fake/...` on the same port (loopback only):
@@ -390,6 +392,8 @@ class _Session:
         self._samples_translated += samples.size
         if self.server.mode == "tone":
             audio, output_text, input_text = self._tone_frame(samples)
+        elif self.server.mode == "framed":
+            audio, output_text, input_text = samples, None, None
         else:
             audio, output_text, input_text = self._demo_frame(samples)
         await self._emit(dsp.array_to_pcm16(audio), elapsed_ms, output_text, input_text)

@@ -97,10 +97,24 @@ class ProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ["name", "public_id", "owner", "allow_guests", "created_at", "closed_at"]
-    list_filter = ["allow_guests", ("closed_at", admin.EmptyFieldListFilter), "created_at"]
+    list_display = [
+        "name",
+        "public_id",
+        "owner",
+        "allow_guests",
+        "keep_transcripts",
+        "created_at",
+        "closed_at",
+    ]
+    list_filter = [
+        "allow_guests",
+        "keep_transcripts",
+        ("closed_at", admin.EmptyFieldListFilter),
+        "created_at",
+    ]
     search_fields = ["name", "public_id", "owner__email", "owner__username"]
-    readonly_fields = ["public_id", "created_at"]
+    # Only the owner turns transcripts on, where everyone in the room is told (rooms:transcripts).
+    readonly_fields = ["public_id", "keep_transcripts", "created_at"]
     raw_id_fields = ["owner"]
     inlines = [MembershipInline, InviteInline]
 

@@ -123,12 +123,14 @@ def translated(sentence: str) -> str:
 
 
 @database_sync_to_async
-def join_call(*, membership: Membership, participation_id: int | None) -> tuple[int, str | None]:
-    """Meter the person's time in the call; and why translation is off here, if it is."""
+def join_call(*, membership: Membership, participation_id: int | None) -> tuple[int, str | None, bool]:
+    """Meter the person's time in the call; why translation is off here, if it is; and whether
+    the room keeps transcripts now."""
     participation = usage.participation_join(
         room=membership.room, user=membership.user, participation_id=participation_id
     )
-    return participation.pk, translation_block_reason(membership.room)
+    membership.room.refresh_from_db(fields=["keep_transcripts"])
+    return participation.pk, translation_block_reason(membership.room), membership.room.keep_transcripts
 
 
 @database_sync_to_async
@@ -227,6 +229,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "languages": LISTENER_LANGUAGES,
                 "turn_based": sorted(TURN_BASED_LANGUAGES),
                 "original_volume": self.original_volume,
+                "transcribed": membership.room.keep_transcripts,
             }
         )
         await self._ask_for_roster()
@@ -348,7 +351,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.worker_channel, self.worker_id = worker.channel, worker.id
         if self.watcher is None:
             self.watcher = asyncio.create_task(self._watch_worker())
-        self.participation_id, blocked = await join_call(
+        self.participation_id, blocked, keep_transcripts = await join_call(
             membership=membership, participation_id=self.participation_id
         )
         join = contract.Join(
@@ -358,6 +361,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             sdp=message["sdp"],
             translation_blocked=blocked,
             payer_id=membership.room.owner_id,
+            keep_transcripts=keep_transcripts,
         )
         await self.channel_layer.send(worker.channel, join.to_dict())
 
@@ -548,6 +552,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._refuse(
             CLOSE_ROOM_CLOSED, "room_closed", contract.from_dict(contract.RoomClosed, event).message
         )
+
+    async def room_transcripts_notice(self, event: dict[str, Any]) -> None:
+        """The owner turned transcripts on or off: the page shows or hides its notice."""
+        notice = contract.from_dict(contract.TranscriptsNotice, event)
+        await self._send({"type": "transcribed", "on": notice.keep})
 
     async def access_check(self, event: dict[str, Any]) -> None:
         """Someone was removed from the room, or this user logged out or changed their password."""

@@ -14,7 +14,7 @@ from typing import TypeVar
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from media_workers.shared.contract import EndCall, Leave, Message, TranslationBlocked
+from media_workers.shared.contract import EndCall, KeepTranscripts, Leave, Message, TranslationBlocked
 from media_workers.shared.registry import Registry, WorkerInfo
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,14 @@ def tell_room_translation_blocked(*, room_id: str, reason: str | None) -> bool:
         return False
     send_translation_blocked(channel=channel, room_id=room_id, reason=reason)
     return True
+
+
+def tell_worker_keep_transcripts(*, room_id: str, keep: bool) -> bool:
+    """Tell the media worker hosting the room to keep (or stop keeping) transcripts; False if none."""
+    told = _tell_worker(room_id, KeepTranscripts(room_id=room_id, keep=keep))
+    if told:
+        logger.info("room=%s: told its worker transcripts are %s", room_id, "on" if keep else "off")
+    return told
 
 
 def end_call(*, room_id: str) -> bool:

@@ -55,6 +55,8 @@ class Room(models.Model):
     allow_guests = models.BooleanField(
         default=True, help_text="People with an invite may join without an account."
     )
+    # Off by default: while on, what is said in its calls is kept (and everyone is told).
+    keep_transcripts = models.BooleanField(default=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -187,10 +189,33 @@ class TranslationUsage(models.Model):
         return self.seconds_sent / 60
 
 
+class Call(models.Model):
+    """A period with people in a room: from the first one's joining to the last one's leaving."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="calls")
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["room", "ended_at"], name="call_room_ended")]
+
+    def __str__(self) -> str:
+        return f"Call in {self.room} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.ended_at is None else (self.ended_at - self.started_at).total_seconds()
+
+
 class CallParticipation(models.Model):
     """One person's time in one call: from their offer to their leaving."""
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="participations")
+    # Null for participations recorded before calls were.
+    call = models.ForeignKey(
+        Call, null=True, blank=True, on_delete=models.CASCADE, related_name="participations"
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
     )
@@ -207,6 +232,30 @@ class CallParticipation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.room} at {self.joined_at:%Y-%m-%d %H:%M}"
+
+
+class Utterance(models.Model):
+    """One thing someone said in a transcribed call: their words and each translation delivered."""
+
+    # The media worker's id for it: a repeated delivery of the same utterance changes nothing.
+    utterance_id = models.CharField(max_length=32, unique=True)
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="utterances")
+    speaker = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL, related_name="+")
+    # As the call showed it: the transcript stays readable once the speaker is gone.
+    speaker_name = models.CharField(max_length=60)
+    source_language = models.CharField(max_length=8, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    original = models.TextField(blank=True)
+    # Language code -> the translation delivered in it.
+    translations = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        indexes = [models.Index(fields=["call", "started_at"], name="utterance_call_started")]
+
+    def __str__(self) -> str:
+        return f"{self.speaker_name} at {self.started_at:%H:%M:%S}"
 
 
 class DailyUsage(models.Model):

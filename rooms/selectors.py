@@ -12,14 +12,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, DecimalField, F, FloatField, Q, QuerySet, Sum, When
+from django.db.models import Case, Count, DecimalField, F, FloatField, Q, QuerySet, Sum, When
 from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from .models import CallParticipation, Invite, Membership, Profile, Room, TranslationUsage
+from .models import Call, CallParticipation, Invite, Membership, Profile, Room, TranslationUsage
 
 
 class InviteFailure(enum.StrEnum):
@@ -69,6 +69,45 @@ def membership_for(*, room: Room, user: AbstractBaseUser) -> Membership | None:
 
 def room_members(room: Room) -> QuerySet[Membership]:
     return room.memberships.select_related("user__profile").order_by("joined_at")
+
+
+@dataclass(frozen=True)
+class PastCall:
+    """A call that ended, as its room page lists it."""
+
+    call: Call
+    people: list[str]
+    utterances: int
+
+
+def past_calls(*, room: Room, user: AbstractBaseUser) -> list[PastCall]:
+    """The room's ended calls this person may read: all of them for the owner, else those they were in."""
+    calls = Call.objects.filter(room=room, ended_at__isnull=False)
+    if room.owner_id != user.pk:
+        calls = calls.filter(participations__user=user)
+    calls = calls.distinct().annotate(n=Count("utterances", distinct=True)).order_by("-started_at")[:50]
+    return [PastCall(call=call, people=call_people(call), utterances=call.n) for call in calls]
+
+
+def call_people(call: Call) -> list[str]:
+    """The names of the people who were in the call, in the order they came."""
+    names: dict[int, str] = {}
+    for participation in call.participations.select_related("user__profile").order_by("joined_at"):
+        names.setdefault(participation.user_id, participation.user.profile.name)
+    return list(names.values())
+
+
+def call_for_reader(*, public_id: str, call_id: int, user: AbstractBaseUser | AnonymousUser) -> Call:
+    """The call if the person was in it or owns its room; a 404 for anyone else (staff included)."""
+    room = room_for_viewer(public_id=public_id, user=user)
+    call = Call.objects.filter(room=room, pk=call_id).select_related("room").first()
+    if call is None:
+        raise Http404("No such call")
+    if room.owner_id == user.pk or (
+        room.memberships.filter(user=user).exists() and call.participations.filter(user=user).exists()
+    ):
+        return call
+    raise Http404("No such call")
 
 
 def guest_room(user: AbstractBaseUser) -> Room | None:

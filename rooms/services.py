@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from media_workers.shared.contract import AccessCheck, Message, RoomClosed, room_group
+from media_workers.shared.contract import AccessCheck, Message, RoomClosed, TranscriptsNotice, room_group
 
 from . import live
 from .languages import LISTENER_LANGUAGES
@@ -97,6 +97,28 @@ def _end_call(public_id: str, message: str) -> None:
     except Exception:
         # Its pages leave the call by themselves (they were told just now).
         logger.warning("room %s: could not tell its media worker", public_id, exc_info=True)
+
+
+@transaction.atomic
+def room_set_keep_transcripts(*, room: Room, keep: bool) -> Room:
+    """Turn the room's transcripts on or off; a call under way keeps (or stops keeping) from now."""
+    if room.keep_transcripts != keep:
+        room.keep_transcripts = keep
+        room.save(update_fields=["keep_transcripts"])
+        logger.info("room %s: transcripts %s", room.public_id, "on" if keep else "off")
+        public_id = room.public_id
+        transaction.on_commit(lambda: _tell_transcripts(public_id, keep))
+    return room
+
+
+def _tell_transcripts(public_id: str, keep: bool) -> None:
+    """Every open page shows or hides its notice; the call's media worker starts or stops keeping."""
+    _tell_room(public_id, TranscriptsNotice(keep=keep))
+    try:
+        live.tell_worker_keep_transcripts(room_id=public_id, keep=keep)
+    except Exception:
+        # Utterances reaching the web tier are kept only while the room's setting is on.
+        logger.warning("room %s: could not tell its media worker about transcripts", public_id, exc_info=True)
 
 
 @transaction.atomic

@@ -15,9 +15,9 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from media_workers.shared.contract import USAGE_TASK, UsageReport, from_dict
+from media_workers.shared.contract import TRANSCRIPT_TASK, USAGE_TASK, UsageReport, UtteranceReport, from_dict
 
-from . import dashboard, live, selectors, services, usage
+from . import dashboard, live, selectors, services, transcripts, usage
 
 logger = logging.getLogger(__name__)
 
@@ -91,3 +91,15 @@ def end_orphaned_calls() -> int:
 @shared_task(name="rooms.tasks.purge_guests", **RETRY)
 def purge_guests() -> int:
     return services.guests_purge(retention_days=settings.GUEST_RETENTION_DAYS)
+
+
+@shared_task(name=TRANSCRIPT_TASK, **RETRY)
+def record_utterance(report: dict[str, Any]) -> None:
+    """Keep one finished utterance of a transcribed call (idempotent on its utterance id)."""
+    # One that does not fit the contract raises ContractError: not retried, logged by Celery.
+    transcripts.utterance_record(report=from_dict(UtteranceReport, report))
+
+
+@shared_task(name="rooms.tasks.purge_transcripts", **RETRY)
+def purge_transcripts() -> int:
+    return transcripts.transcripts_purge(retention_days=settings.TRANSCRIPT_RETENTION_DAYS)

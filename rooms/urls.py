@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 from django.views.i18n import JSONCatalog
 
 from . import views
@@ -21,6 +21,14 @@ urlpatterns = [
     path("r/<str:public_id>/close/", views.room_close, name="close"),
     path("r/<str:public_id>/reopen/", views.room_reopen, name="reopen"),
     path("r/<str:public_id>/delete/", views.room_delete, name="delete"),
+    path("r/<str:public_id>/transcripts/", views.room_transcripts, name="transcripts"),
+    path("r/<str:public_id>/calls/<int:call_id>/", views.call_transcript, name="call"),
+    re_path(
+        r"^r/(?P<public_id>[^/]+)/calls/(?P<call_id>[0-9]+)/transcript\.(?P<kind>txt|vtt|srt)$",
+        views.call_export,
+        name="call_export",
+    ),
+    path("r/<str:public_id>/calls/<int:call_id>/delete/", views.call_transcript_delete, name="call_delete"),
     path("r/<str:public_id>/invites/", views.invite_create, name="invite_create"),
     path("r/<str:public_id>/invites/<int:invite_id>/revoke/", views.invite_revoke, name="invite_revoke"),
     path(

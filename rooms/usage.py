@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from media_workers.shared.contract import UsageReport
 
-from .models import CallParticipation, DailyUsage, Membership, Room, TranslationUsage, UsageRollup
+from .models import Call, CallParticipation, DailyUsage, Membership, Room, TranslationUsage, UsageRollup
 
 logger = logging.getLogger(__name__)
 
@@ -135,16 +135,36 @@ def participation_join(
         current = CallParticipation.objects.filter(pk=participation_id, left_at__isnull=True).first()
         if current is not None:
             return current
-    participation = CallParticipation.objects.create(room=room, user=user)
-    logger.info("room=%s user=%s: joined the call", room.public_id, user.pk)
+    participation = CallParticipation.objects.create(room=room, user=user, call=_current_call(room))
+    logger.info("room=%s user=%s: joined call %s", room.public_id, user.pk, participation.call_id)
     return participation
+
+
+def _current_call(room: Room) -> Call:
+    """The room's call under way, or a new one: the first person in starts it."""
+    # The room's row is the lock (PostgreSQL): two first joiners at once make one call.
+    list(Room.objects.select_for_update().filter(pk=room.pk).values_list("pk", flat=True))
+    call = Call.objects.filter(room=room, ended_at__isnull=True).first()
+    if call is None:
+        call = Call.objects.create(room=room)
+        logger.info("room=%s: call %s started", room.public_id, call.pk)
+    return call
 
 
 def _close(participations: Any, now: datetime) -> int:
     open_rows = participations.filter(left_at__isnull=True)
-    rows = list(open_rows.values_list("pk", "joined_at"))
-    for pk, joined_at in rows:
+    rooms = sorted(set(open_rows.values_list("room_id", flat=True)))
+    # The rooms' rows are the lock (PostgreSQL), as when a call starts: of two last people
+    # leaving at once, the second sees the first gone and ends the call.
+    list(Room.objects.select_for_update().filter(pk__in=rooms).order_by("pk").values_list("pk", flat=True))
+    rows = list(open_rows.values_list("pk", "joined_at", "call_id"))
+    for pk, joined_at, _call_id in rows:
         open_rows.filter(pk=pk).update(left_at=now, seconds=max(0.0, (now - joined_at).total_seconds()))
+    # The last one out ends the call.
+    calls = {call_id for _pk, _joined, call_id in rows if call_id is not None}
+    Call.objects.filter(pk__in=calls, ended_at__isnull=True).exclude(
+        participations__left_at__isnull=True
+    ).update(ended_at=now)
     return len(rows)
 
 

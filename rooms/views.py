@@ -21,11 +21,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 from django_ratelimit.decorators import ratelimit
 
-from . import selectors, services
+from . import selectors, services, transcripts
 from .context_processors import THEME_COLOUR
 from .forms import GuestJoinForm, InviteForm, MembershipLanguageForm, ProfileForm, RoomNameForm
 from .languages import listener_language
-from .models import Invite, Membership, Room
+from .models import Call, Invite, Membership, Room
 from .selectors import InviteFailure
 
 View = Callable[..., HttpResponse]
@@ -157,6 +157,8 @@ def language_set(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         services.profile_set_page_language(profile=request.user.profile, page_language=code)
     return set_language(request)
+
+
 @require_GET
 def web_manifest(request: HttpRequest) -> JsonResponse:
     """The web app manifest: "Add to Home Screen" opens the service full screen, like an app."""
@@ -222,6 +224,7 @@ def room_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "members": selectors.room_members(room),
         "ws_path": f"/ws/rooms/{room.public_id}/",
         "is_owner": room.owner_id == request.user.pk,
+        "past_calls": selectors.past_calls(room=room, user=request.user),
     }
     if membership is not None:
         context["language_form"] = MembershipLanguageForm(
@@ -297,6 +300,76 @@ def room_delete(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.success(request, _("Room “%(name)s” deleted.") % {"name": room.name})
         return redirect("rooms:list")
     return render(request, "rooms/delete.html", {"room": room})
+
+
+@account_required
+@require_POST
+def room_transcripts(request: HttpRequest, public_id: str) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    keep = request.POST.get("keep") == "on"
+    services.room_set_keep_transcripts(room=room, keep=keep)
+    if keep:
+        messages.success(
+            request, _("Transcripts are on from now. Everyone is told before they join and during the call.")
+        )
+    else:
+        messages.success(request, _("Transcripts are off: from now on nothing said in this room is kept."))
+    return redirect(room_url(room))
+
+
+def _reader_language(request: HttpRequest, call: Call) -> str:
+    membership = selectors.membership_for(room=call.room, user=request.user)
+    return membership.listener_language if membership else request.user.profile.hear_language
+
+
+@login_required
+@require_GET
+def call_transcript(request: HttpRequest, public_id: str, call_id: int) -> HttpResponse:
+    call = selectors.call_for_reader(public_id=public_id, call_id=call_id, user=request.user)
+    language = _reader_language(request, call)
+    context = {
+        "room": call.room,
+        "call": call,
+        "people": selectors.call_people(call),
+        "lines": transcripts.lines_for(call, call.utterances.all(), language),
+        "is_owner": call.room.owner_id == request.user.pk,
+    }
+    return render(request, "rooms/call.html", context)
+
+
+EXPORTS = {
+    "txt": "text/plain; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+}
+
+
+@login_required
+@require_GET
+def call_export(request: HttpRequest, public_id: str, call_id: int, kind: str) -> HttpResponse:
+    """The transcript as a file: plain text, WebVTT or SRT, in the reader's language."""
+    call = selectors.call_for_reader(public_id=public_id, call_id=call_id, user=request.user)
+    lines = transcripts.lines_for(call, call.utterances.all(), _reader_language(request, call))
+    if kind == "vtt":
+        body = transcripts.as_webvtt(lines)
+    elif kind == "srt":
+        body = transcripts.as_srt(lines)
+    else:
+        body = transcripts.as_text(room_name=call.room.name, call=call, lines=lines)
+    response = HttpResponse(body, content_type=EXPORTS[kind])
+    filename = f"call-{call.started_at:%Y%m%d-%H%M}.{kind}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@account_required
+@require_POST
+def call_transcript_delete(request: HttpRequest, public_id: str, call_id: int) -> HttpResponse:
+    room = selectors.room_for_owner(public_id=public_id, user=request.user)
+    call = get_object_or_404(room.calls, pk=call_id)
+    transcripts.transcript_delete(call=call)
+    messages.success(request, _("Transcript deleted."))
+    return redirect(room_url(room))
 
 
 def _rate(setting: str) -> Callable[[str, HttpRequest], str]:

@@ -257,6 +257,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "expire-invites": {"task": "rooms.tasks.expire_invites", "schedule": 3600.0},
     "end-orphaned-calls": {"task": "rooms.tasks.end_orphaned_calls", "schedule": 60.0},
     "purge-guests": {"task": "rooms.tasks.purge_guests", "schedule": 3600.0},
+    "purge-transcripts": {"task": "rooms.tasks.purge_transcripts", "schedule": 3600.0},
 }
 
 # --- Accounts (django-allauth) ---------------------------------------------------------------
@@ -301,6 +302,14 @@ MAX_GUESTS_PER_ROOM = envint("MAX_GUESTS_PER_ROOM", 25)
 INVITE_EXPIRED_GRACE_DAYS = envint("INVITE_EXPIRED_GRACE_DAYS", 30)
 # Guest accounts with no sign-in and no call for this many days are deleted with their data.
 GUEST_RETENTION_DAYS = envint("GUEST_RETENTION_DAYS", 30)
+# Transcripts of calls that started this many days ago are deleted (their dates and people stay).
+TRANSCRIPT_RETENTION_DAYS = envint("TRANSCRIPT_RETENTION_DAYS", 90)
+# A speaker's utterance ends after this many seconds with no new words from their translations.
+TRANSCRIPT_PAUSE_SECONDS = envfloat("TRANSCRIPT_PAUSE_SECONDS", 1.5)
+if TRANSCRIPT_PAUSE_SECONDS <= 0:
+    raise ImproperlyConfigured(f"TRANSCRIPT_PAUSE_SECONDS must be positive, not {TRANSCRIPT_PAUSE_SECONDS}")
+if TRANSCRIPT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(f"TRANSCRIPT_RETENTION_DAYS must be 1 or more: {TRANSCRIPT_RETENTION_DAYS}")
 
 # --- Metering and quotas ---------------------------------------------------------------------
 # US dollars per minute of audio sent to each translation model (the billing basis).

@@ -22,6 +22,7 @@ from media_workers.runtime.ice import BadOffer
 from media_workers.runtime.interpreter import InterpreterSession
 from media_workers.runtime.peer import Participant
 from media_workers.runtime.plan import Plan, SessionKey, Source, SourceKey, plan
+from media_workers.runtime.transcripts import Transcriber
 from media_workers.runtime.translation import Slots, TranslationSession, Usage, append_message
 from media_workers.shared import contract
 from media_workers.shared.contract import ParticipantInfo, is_turn_based, room_group
@@ -50,6 +51,7 @@ class Call:
         on_empty: Callable[[Call], None],
         on_session_end: Callable[[TranslationSession, Usage], None] | None = None,
         slots: Slots | None = None,
+        on_utterance: Callable[[contract.UtteranceReport], None] | None = None,
     ) -> None:
         self.room_id = room_id
         self.outbox = outbox
@@ -76,6 +78,10 @@ class Call:
         self._last_hear: dict[str, str] = {}
         # Why translation is off for this call (the owner's quota ran out), or None.
         self.translation_blocked: str | None = None
+        # While the room keeps transcripts: collects utterances and hands them to `on_utterance`.
+        self._on_utterance = on_utterance
+        self.transcriber: Transcriber | None = None
+        self._transcriber_task: asyncio.Task[Any] | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -267,6 +273,20 @@ class Call:
         for participant in self.participants.values():
             self._tell_translation_off(participant)
 
+    def set_keep_transcripts(self, keep: bool) -> None:
+        """Start keeping what is said from now on, or stop (what is not finished is not kept)."""
+        if keep == (self.transcriber is not None) or self._on_utterance is None:
+            return
+        if keep:
+            self.transcriber = Transcriber(room_id=self.room_id, send=self._on_utterance)
+            self._transcriber_task = self.spawn(self.transcriber.run(), name="transcripts")
+        else:
+            assert self.transcriber is not None and self._transcriber_task is not None
+            self.transcriber.drop_all()
+            self._transcriber_task.cancel()
+            self.transcriber = self._transcriber_task = None
+        logger.info("room=%s: transcripts %s", self.room_id, "on" if keep else "off")
+
     def _tell_translation_off(self, participant: Participant) -> None:
         self.outbox.send(
             participant.reply_channel,
@@ -293,6 +313,9 @@ class Call:
         # lose the listener's last words and the session's final usage report.
         flushes = list(self._flushes)
         await asyncio.gather(*(s.close() for s in sessions), *flushes, return_exceptions=True)
+        if self.transcriber is not None:
+            # After the flushes: the last words belong to the transcript too.
+            self.transcriber.finish_all()
         await asyncio.gather(*(p.close() for p in participants), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
@@ -421,6 +444,16 @@ class Call:
         )
         for listener in self._listeners(session):
             self.outbox.send(listener.reply_channel, message)
+        if self.transcriber is not None:
+            self.transcriber.add(
+                speaker_id=speaker.id,
+                speaker_name=speaker.info.name,
+                source_language=speaker.info.speak,
+                language=session.language,
+                kind=kind,
+                text=text,
+                turn_based=any(is_turn_based(language) for language in speaker.session_languages),
+            )
         # Listeners who share the speaker's language have no session of their own: they read
         # the source transcript of the speaker's first session.
         if (

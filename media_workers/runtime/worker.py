@@ -23,6 +23,7 @@ from django.conf import settings
 from media_workers.runtime import ice
 from media_workers.runtime.call import Call
 from media_workers.runtime.slots import OwnerSlots
+from media_workers.runtime.transcripts import TranscriptSender
 from media_workers.runtime.translation import TranslationSession, Usage, make_client
 from media_workers.runtime.usage import UsageReporter
 from media_workers.shared import contract
@@ -90,6 +91,7 @@ class MediaWorker:
         self.usage = UsageReporter(
             worker_id=self.id, sessions=lambda: [s for c in self.calls.values() for s in c.sessions.values()]
         )
+        self.transcripts = TranscriptSender(worker_id=self.id)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, coro: Any, name: str) -> None:
@@ -109,6 +111,7 @@ class MediaWorker:
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._receive_loop(), name="inbox"),
             asyncio.create_task(self.usage.run(), name="usage"),
+            asyncio.create_task(self.transcripts.run(), name="transcripts"),
         ]
         try:
             await self.stopping.wait()
@@ -176,6 +179,7 @@ class MediaWorker:
         await asyncio.gather(*(call.close() for call in self.calls.values()), return_exceptions=True)
         self.calls.clear()
         await self.usage.flush()
+        await self.transcripts.flush()
         try:
             await self.registry.unregister(self.id)
         except Exception:
@@ -215,6 +219,8 @@ class MediaWorker:
         match message:
             case contract.TranslationBlocked(blocked=blocked):
                 call.set_translation_blocked(blocked)
+            case contract.KeepTranscripts(keep=keep):
+                call.set_keep_transcripts(keep)
             case contract.EndCall():
                 # The room was closed or deleted: every peer connection and translation ends now,
                 # whatever its pages do.
@@ -241,10 +247,12 @@ class MediaWorker:
                 on_empty=self._call_empty,
                 on_session_end=self._session_ended,
                 slots=self.slots,
+                on_utterance=self.transcripts.put,
             )
             self.calls[message.room_id] = call
         call.payer_id = message.payer_id
         call.set_translation_blocked(message.translation_blocked)
+        call.set_keep_transcripts(message.keep_transcripts)
         # The call keeps and changes the participant's info: its own copy, not the message's.
         info = dataclasses.replace(message.participant)
         call.spawn(

@@ -108,6 +108,8 @@ def is_turn_based(language: str) -> bool:
 
 # The Celery task (in the web tier) that stores a worker's usage report.
 USAGE_TASK = "rooms.tasks.record_translation_usage"
+# The Celery task (in the web tier) that keeps one finished utterance of a transcribed call.
+TRANSCRIPT_TASK = "rooms.tasks.record_utterance"
 
 
 def room_group(room_id: str) -> str:
@@ -270,6 +272,8 @@ class Join(Message):
     translation_blocked: str | None = None
     # Who pays for this participant's translations: the room's owner as they join.
     payer_id: int | None = None
+    # Whether the room keeps transcripts (everyone on its pages is told so).
+    keep_transcripts: bool = False
 
 
 @_message
@@ -328,6 +332,16 @@ class TranslationBlocked(Message):
     TYPE = "room.translation"
     room_id: str
     blocked: str | None
+
+
+@_message
+@dataclass(frozen=True)
+class KeepTranscripts(Message):
+    """The owner turned transcripts on or off: the worker keeps (or stops keeping) from now on."""
+
+    TYPE = "room.transcripts"
+    room_id: str
+    keep: bool
 
 
 @_message
@@ -446,6 +460,15 @@ class RoomClosed(Message):
 
 @_message
 @dataclass(frozen=True)
+class TranscriptsNotice(Message):
+    """Every page of the room shows (keep) or hides the notice that the call is transcribed."""
+
+    TYPE = "room.transcripts_notice"
+    keep: bool
+
+
+@_message
+@dataclass(frozen=True)
 class AccessCheck(Message):
     """Every page that gets this checks whether it may stay (a membership was removed, or, sent
     to a user's pages, they logged out or changed their password: ended_session is the session
@@ -492,6 +515,33 @@ class UsageReport:
     # input_audio, cached_text, cached_audio, output_text, output_audio; the input classes
     # without their cached part). Empty for models billed by the minute.
     tokens: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --- Transcripts: worker -> Celery -> web tier ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UtteranceText:
+    language: str
+    text: str
+
+
+@dataclass(frozen=True)
+class UtteranceReport:
+    """One finished utterance of a transcribed call; `utterance_id` makes a repeat harmless."""
+
+    utterance_id: str
+    room_id: str
+    speaker_id: str
+    speaker_name: str
+    source_language: str
+    started_at: float
+    ended_at: float
+    original: str
+    translations: list[UtteranceText]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

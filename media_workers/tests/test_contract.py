@@ -23,6 +23,8 @@ def test_it_round_trips_every_message_type() -> None:
         contract.Leave(room_id="r", participant_id="1"),
         contract.RosterRequest(room_id="r", reply_channel="c"),
         contract.TranslationBlocked(room_id="r", blocked="quota"),
+        contract.KeepTranscripts(room_id="r", keep=True),
+        contract.TranscriptsNotice(keep=False),
         contract.EndCall(room_id="r"),
         contract.Ping(reply_channel="c"),
         contract.Pong(worker_id="w"),
@@ -109,6 +111,25 @@ def test_it_refuses_a_usage_report_with_a_missing_field() -> None:
     del raw["model"]
     with pytest.raises(ContractError, match="missing key 'model'"):
         contract.from_dict(UsageReport, raw)
+
+
+def test_it_round_trips_an_utterance_and_refuses_a_bad_translation() -> None:
+    report = contract.UtteranceReport(
+        utterance_id="u",
+        room_id="r",
+        speaker_id="1",
+        speaker_name="Alice",
+        source_language="en",
+        started_at=1.0,
+        ended_at=2.0,
+        original="Hello",
+        translations=[contract.UtteranceText("es", "Hola")],
+    )
+    raw = report.to_dict()
+    assert contract.from_dict(contract.UtteranceReport, raw) == report
+    raw["translations"] = [{"language": "es"}]
+    with pytest.raises(ContractError, match="missing key 'text'"):
+        contract.from_dict(contract.UtteranceReport, raw)
 
 
 def test_it_gives_the_fake_server_a_tone_for_every_language_people_may_choose() -> None:

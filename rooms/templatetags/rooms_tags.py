@@ -1,6 +1,8 @@
-"""Template helpers: language names and the invite QR code."""
+"""Template helpers: language names, the invite QR code, lengths and times of calls."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import segno
 from django import template
@@ -32,3 +34,16 @@ def qr_svg(data: str) -> SafeString:
         title="QR code of the invite link",
     )
     return mark_safe(svg)
+
+
+@register.filter
+def minutes(seconds: float | None) -> int:
+    """A length in whole minutes, at least one (a call of 20 seconds lasted "1 minute")."""
+    return max(1, round((seconds or 0) / 60))
+
+
+@register.filter
+def clock(delta: timedelta) -> str:
+    """A time from a call's start as h:mm:ss."""
+    total = int(delta.total_seconds())
+    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"

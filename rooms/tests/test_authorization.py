@@ -14,8 +14,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.urls import get_resolver
 
-from rooms import services
-from rooms.models import Invite, Membership, Room
+from rooms import services, usage
+from rooms.models import CallParticipation, Invite, Membership, Room
 from tests.support.people import make_user, room_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,6 +45,11 @@ def people(n: int) -> tuple[Room, dict[str, Any], Invite]:
     guest = services.guest_join(token=issued.token, display_name="Guest", language="es")
     other_guest = services.guest_join(token=other_issued.token, display_name="Far", language="fr")
     staff = make_user(f"staff{n}@example.com", "Staff", is_staff=True, is_superuser=True)
+    # A call that the owner, the member, the guest and (before their removal) the removed member were in.
+    for person in (owner, member, guest, removed):
+        participation = usage.participation_join(room=room, user=person, participation_id=None)
+    assert participation.call is not None
+    usage.participations_close_in_rooms(room_public_ids=[room.public_id])
     personas = {
         "anonymous": None,
         "outsider": make_user(f"outsider{n}@example.com", "Outsider"),
@@ -106,6 +111,7 @@ def test_it_lets_in_exactly_whom_the_table_says() -> None:
                     template.replace("<room>", room.public_id)
                     .replace("<invite>", str(invite.pk))
                     .replace("<member>", str(member.pk))
+                    .replace("<call>", str(CallParticipation.objects.filter(room=room).first().call_id))
                 )
                 got = http_outcome(user, method, path)
             if got != want:

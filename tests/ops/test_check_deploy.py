@@ -58,6 +58,20 @@ def test_it_refuses_to_start_without_a_secret_key() -> None:
 
 
 @pytest.mark.parametrize(
+    ("bad", "complaint"),
+    [
+        ({"TRANSCRIPT_PAUSE_SECONDS": "0"}, "TRANSCRIPT_PAUSE_SECONDS must be positive"),
+        ({"TRANSCRIPT_RETENTION_DAYS": "0"}, "TRANSCRIPT_RETENTION_DAYS must be 1 or more"),
+        ({"TRANSCRIPT_RETENTION_DAYS": "ninety"}, "TRANSCRIPT_RETENTION_DAYS"),
+    ],
+)
+def test_it_refuses_to_start_with_a_bad_transcript_setting(bad: dict[str, str], complaint: str) -> None:
+    result = run_check(bad)
+    assert result.returncode != 0
+    assert complaint in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
     ("unsafe", "warning"),
     [
         ({"SIGNUP_MODE": "open"}, "translate.W001"),

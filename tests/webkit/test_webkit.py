@@ -171,6 +171,29 @@ def test_it_starts_the_sound_only_from_a_tap(stack: Stack, webkit: Launch) -> No
     assert phone.errors() == []
 
 
+def test_it_tells_a_guest_the_call_is_transcribed_before_they_join(stack: Stack, webkit: Launch) -> None:
+    room, issued = services.room_create(owner=user_for(ALICE), name="Kitchen table")
+    services.room_set_keep_transcripts(room=room, keep=True)
+    bruno = webkit(user_agent=IPHONE_UA)
+    bruno.open(f"/i/{issued.token}/")
+    notice = bruno.find("[data-transcribed-notice]")
+    assert notice.is_displayed() and "This call is transcribed" in notice.text
+    assert "If you don't agree, don't join" in notice.text
+    # Told before the button that lets them in: leaving now keeps nothing of theirs.
+    join = bruno.button("Join as a guest")
+    assert notice.location["y"] < join.location["y"]
+    assert_fits_a_phone(bruno)
+    bruno.screenshot("webkit-guest-transcribed-390.png")
+    bruno.field("Your name").send_keys("Bruno")
+    Select(bruno.field("Your language")).select_by_value("en")
+    join.click()
+    bruno.wait_for_page("/r/")
+    # And again in the room's lobby, where the call is joined.
+    bruno.wait(lambda: "This call is transcribed" in bruno.text_of("[data-transcribed-notice]"))
+    assert bruno.find("[data-transcribed-notice]").is_displayed()
+    assert bruno.errors() == []
+
+
 def test_it_offers_the_turn_based_languages_in_a_marked_group_to_a_guest(webkit: Launch) -> None:
     _room, issued = services.room_create(owner=user_for(ALICE), name="Kitchen table")
     tarik = webkit(user_agent=IPHONE_UA)

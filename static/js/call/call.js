@@ -60,6 +60,7 @@ export class Call {
       state: find("state"),
       alert: find("alert"),
       demo: find("demo"),
+      transcribed: root.querySelector("[data-transcribed-notice]"),
       translation: find("translation"),
       lobby: find("lobby"),
       join: find("join"),
@@ -504,6 +505,9 @@ export class Call {
         return this.onError(message);
       case "ice_servers":
         return this.turn.update(message, this.pc);
+      case "transcribed":
+        this.ui.transcribed.hidden = !message.on;
+        return;
     }
   }
 
@@ -515,6 +519,7 @@ export class Call {
     this.fatalMessage = null;
     this.turn.update(hello, this.pc);
     ui.demo.hidden = !hello.demo;
+    ui.transcribed.hidden = !hello.transcribed;
     // After "joined from another tab" the button said "Join here instead"; a new socket starts afresh.
     ui.join.textContent = gettext("Join call");
     if (first) {

@@ -219,12 +219,9 @@ class TranslationSession:
         self._wakeup.set()
         link = self._link
         if link is not None and link.live.is_set() and link.reader is not None:
-            try:
-                await self._request_flush(link)
-                # Until session.closed, or the connection ends without it (the session expired).
-                await asyncio.wait({link.reader}, timeout=CLOSE_TIMEOUT)
-            except Exception:
-                logger.debug("room=%s %r: could not ask to close", self.room_id, self, exc_info=True)
+            # The send loop sends what is still queued, then asks for the flush; wait until
+            # session.closed, or the connection ends without it (the session expired).
+            await asyncio.wait({link.reader}, timeout=CLOSE_TIMEOUT)
             if not link.closed.is_set():
                 logger.info("room=%s %r: no session.closed (timed out, or it ended)", self.room_id, self)
         if self._retiring:
@@ -459,6 +456,8 @@ class TranslationSession:
         The hand-over happens here, between two chunks, so each chunk goes to exactly one link
         and the old link's `session.close` follows its last chunk.
         """
+        from websockets.exceptions import ConnectionClosed
+
         pending = self._pending
         while True:
             successor = self._successor
@@ -473,12 +472,24 @@ class TranslationSession:
             if pending:
                 message, n_bytes, speech = pending.popleft()
                 self._roll_month()
-                await link.connection.send_raw(message)
+                try:
+                    await link.connection.send_raw(message)
+                except ConnectionClosed:
+                    # The link ended (expired, dropped) before this chunk went out: it goes first
+                    # to the next link, unless the backlog filled meanwhile (then it is the oldest).
+                    if len(pending) != pending.maxlen:
+                        pending.appendleft((message, n_bytes, speech))
+                    raise
                 self.usage.seconds_sent += n_bytes / 48000
                 if self._unanswered_since is None and self._expects_answer(speech):
                     self._unanswered_since = time.monotonic()
                 continue
             if self._closing:
+                # After the last chunk, so the flush translates everything the speaker said.
+                try:
+                    await self._request_flush(link)
+                except Exception:
+                    logger.debug("room=%s %r: could not ask to close", self.room_id, self, exc_info=True)
                 return None
             self._wakeup.clear()
             await self._wakeup.wait()

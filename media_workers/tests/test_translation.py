@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 from openai import AsyncOpenAI
+from openai.resources.realtime.translations.translations import AsyncTranslationsConnection
+from websockets.exceptions import ConnectionClosed
 
 from media_workers.devtools.call_client import until
 from media_workers.devtools.dsp import SAMPLE_RATE, ToneGenerator, dominant_frequency
@@ -102,6 +104,23 @@ async def test_it_flushes_and_waits_for_session_closed_when_closed(fake: FakeOpe
     assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
 
 
+async def test_it_sends_what_is_still_queued_before_the_flush_when_closed(fake: FakeOpenAIServer) -> None:
+    """Closed before the send loop caught up (a loaded worker): the speaker's last words are
+    still translated, not sent after the flush where the service no longer reads them."""
+    listener = Listener()
+    session = session_for(fake.base_url, listener)
+    session.start()
+    assert await until(lambda: "live" in listener.statuses, timeout=5)
+    feed_tone(session, 500, 0.5)
+    await session.close()
+    assert await until(lambda: fake.stats()["sessions"] == [], timeout=5)
+    [ended] = fake.stats()["ended_sessions"]
+    assert ended["ended_by"] == "session.close"
+    assert ended["audio_seconds_received"] == pytest.approx(0.5)
+    assert session.usage.seconds_sent == pytest.approx(0.5)
+    assert len(listener.audio) == SAMPLE_RATE  # 0.5 s of 16-bit samples: all of it translated
+
+
 def test_it_knows_when_the_next_month_starts() -> None:
     assert next_month_start(datetime(2026, 1, 31, 23, 59, tzinfo=UTC).timestamp()) == (
         datetime(2026, 2, 1, tzinfo=UTC).timestamp()
@@ -169,6 +188,14 @@ def heard_frequencies(listener: Listener) -> list[float]:
 
 def rising(values: list[float]) -> bool:
     return all(b > a for a, b in itertools.pairwise(values))
+
+
+def came_back_after_reconnecting(listener: Listener) -> bool:
+    """The translation went live again after a reconnection (a later expiry may follow it)."""
+    return (
+        "reconnecting" in listener.statuses
+        and "live" in listener.statuses[listener.statuses.index("reconnecting") :]
+    )
 
 
 def control(server: FakeOpenAIServer, action: str) -> Any:
@@ -271,12 +298,43 @@ async def test_it_reconnects_after_an_unannounced_expiry_and_sends_what_waited(
         listener,
     ):
         await speak(session, 5.0)
+        # A session can expire on the last words: the call goes on until the translation is back
+        # (closing a translation while it reconnects is another case).
+        assert await until(lambda: session.status == "live", timeout=5)
 
     ended = fake.stats()["ended_sessions"]
     assert session.rotations == 0
     assert session.usage.reconnects >= 1
-    assert listener.statuses.count("reconnecting") >= 1 and listener.statuses[-1] == "live"
+    assert came_back_after_reconnecting(listener)
     assert "expired" in [s["ended_by"] for s in ended]
     # What waited while the translation reconnected went to the new session, sent once.
     assert sum(s["audio_seconds_received"] for s in ended) == pytest.approx(session.usage.seconds_sent)
+    assert session.usage.seconds_sent == pytest.approx(5.0)
+
+
+async def test_it_sends_the_chunk_that_met_the_expiry_to_the_next_session(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded worker reads the end of an expired session late, and its sender meets the closed
+    socket first: that chunk goes to the next session like the rest of what waited."""
+    settings.TRANSLATION_ROTATE_SECONDS = 0.0
+    receive = AsyncTranslationsConnection.recv_bytes
+
+    async def recv_bytes_seen_late(connection: AsyncTranslationsConnection) -> bytes:
+        try:
+            return await receive(connection)
+        except ConnectionClosed:
+            # More than one 100 ms chunk of the speaker's: the sender sends into the closed socket.
+            await asyncio.sleep(0.3)
+            raise
+
+    monkeypatch.setattr(AsyncTranslationsConnection, "recv_bytes", recv_bytes_seen_late)
+    async with translating(session_lifetime_s=2.0) as (fake, session, listener):
+        await speak(session, 5.0)
+        assert await until(lambda: session.status == "live", timeout=5)
+
+    ended = fake.stats()["ended_sessions"]
+    assert "expired" in [s["ended_by"] for s in ended]
+    assert session.usage.reconnects >= 1 and came_back_after_reconnecting(listener)
+    assert sum(s["audio_seconds_received"] for s in ended) == pytest.approx(5.0)
     assert session.usage.seconds_sent == pytest.approx(5.0)

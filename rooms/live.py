@@ -71,10 +71,13 @@ def room_channels() -> dict[str, str]:
     return _with_registry(find)
 
 
-def send_translation_blocked(*, channel: str, room_id: str, reason: str | None) -> None:
-    """Tell a media worker to stop translation in the room (a reason) or allow it again (None)."""
+def send_translation_blocked(
+    *, channel: str, room_id: str, reason: str | None, payer_id: int | None = None
+) -> None:
+    """Tell a media worker to stop translation in the room (a reason) or allow it again (None),
+    and who pays for the translations it starts from now on (the room's owner)."""
     async_to_sync(get_channel_layer().send)(
-        channel, TranslationBlocked(room_id=room_id, blocked=reason).to_dict()
+        channel, TranslationBlocked(room_id=room_id, blocked=reason, payer_id=payer_id).to_dict()
     )
     logger.info("room=%s: told its worker translation is %s", room_id, "off" if reason else "on")
 
@@ -110,12 +113,12 @@ def tell_worker_participant_left(*, room_id: str, participant_id: str) -> bool:
     return told
 
 
-def tell_room_translation_blocked(*, room_id: str, reason: str | None) -> bool:
+def tell_room_translation_blocked(*, room_id: str, reason: str | None, payer_id: int | None = None) -> bool:
     """Tell the media worker hosting the room to stop (or allow) translation; False if none hosts it."""
     channel = _room_worker_channel(room_id)
     if channel is None:
         return False
-    send_translation_blocked(channel=channel, room_id=room_id, reason=reason)
+    send_translation_blocked(channel=channel, room_id=room_id, reason=reason, payer_id=payer_id)
     return True
 
 

@@ -287,6 +287,11 @@ def translation_block_reasons(*, room_public_ids: list[str]) -> dict[str, str | 
     return reasons
 
 
+def room_owner_ids(*, room_public_ids: list[str]) -> dict[str, int]:
+    """The owner of each of these rooms that still exists, by the room's public id."""
+    return dict(Room.objects.filter(public_id__in=room_public_ids).values_list("public_id", "owner_id"))
+
+
 def open_participation_rooms() -> list[str]:
     """Public ids of rooms where someone is metered as in a call right now."""
     return list(

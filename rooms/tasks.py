@@ -47,7 +47,9 @@ def record_translation_usage(report: dict[str, Any]) -> None:
     reason = selectors.translation_block_reason(row.room)
     if reason is not None:
         logger.info("room=%s owner=%s: monthly quota used up", row.room_public_id, row.owner_id)
-        live.tell_room_translation_blocked(room_id=row.room_public_id, reason=reason)
+        live.tell_room_translation_blocked(
+            room_id=row.room_public_id, reason=reason, payer_id=row.room.owner_id
+        )
 
 
 @shared_task(name="rooms.tasks.refresh_translation_blocks", **RETRY)
@@ -61,8 +63,12 @@ def refresh_translation_blocks() -> int:
     """
     channels = live.room_channels()
     reasons = selectors.translation_block_reasons(room_public_ids=list(channels))
+    # The owner goes too: after a handover, translations started from now on are the new owner's.
+    owners = selectors.room_owner_ids(room_public_ids=list(reasons))
     for room_id, reason in reasons.items():
-        live.send_translation_blocked(channel=channels[room_id], room_id=room_id, reason=reason)
+        live.send_translation_blocked(
+            channel=channels[room_id], room_id=room_id, reason=reason, payer_id=owners.get(room_id)
+        )
     return len(reasons)
 
 

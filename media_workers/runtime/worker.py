@@ -217,7 +217,9 @@ class MediaWorker:
                 )
             return
         match message:
-            case contract.TranslationBlocked(blocked=blocked):
+            case contract.TranslationBlocked(blocked=blocked, payer_id=payer_id):
+                if payer_id is not None:
+                    call.payer_id = payer_id
                 call.set_translation_blocked(blocked)
             case contract.KeepTranscripts(keep=keep):
                 call.set_keep_transcripts(keep)

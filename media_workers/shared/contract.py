@@ -332,6 +332,9 @@ class TranslationBlocked(Message):
     TYPE = "room.translation"
     room_id: str
     blocked: str | None
+    # Who pays for translations started from now on: the room's owner as the web tier knows it
+    # (it changes when staff hand the room to someone else mid-call). None: unchanged.
+    payer_id: int | None = None
 
 
 @_message

@@ -85,9 +85,15 @@ async def test_it_routes_each_message_to_the_rooms_call(
     # Ben now hears Spanish like Ana speaks it: her translation for him is no longer wanted.
     assert sorted(call.sessions) == [("ben", "es")]
 
-    media_worker.dispatch(contract.TranslationBlocked(room_id="r", blocked="quota").to_dict())
+    # Staff handed the room to someone else: what the call starts from now on is theirs to pay.
+    assert call.payer_id is None
+    media_worker.dispatch(contract.TranslationBlocked(room_id="r", blocked="quota", payer_id=42).to_dict())
     assert call.sessions == {}
     assert outbox.to("page-ana", "worker.translation")[-1]["status"] == "off"
+    assert call.payer_id == 42
+    # A message that names no payer leaves the payer as it was.
+    media_worker.dispatch(contract.TranslationBlocked(room_id="r", blocked="quota").to_dict())
+    assert call.payer_id == 42
 
     media_worker.dispatch(
         contract.Leave(room_id="r", participant_id="ana", reply_channel="page-ana").to_dict()

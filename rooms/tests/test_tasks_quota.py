@@ -19,12 +19,17 @@ from tests.support.standin import host, receive
 from tests.support.usage import make_report, record
 
 
-def refresh(layer: Any, channel: str) -> dict[str, str | None]:
-    """Run the task; what the worker was told, room by room."""
+def refresh_messages(layer: Any, channel: str) -> list[TranslationBlocked]:
+    """Run the task; the messages the worker was told."""
     told = tasks.refresh_translation_blocks.apply().get()
     messages = [receive(layer, channel) for _ in range(told)]
     assert all(isinstance(message, TranslationBlocked) for message in messages)
-    return {message.room_id: message.blocked for message in messages}  # type: ignore[attr-defined]
+    return messages  # type: ignore[return-value]
+
+
+def refresh(layer: Any, channel: str) -> dict[str, str | None]:
+    """Run the task; what the worker was told, room by room."""
+    return {message.room_id: message.blocked for message in refresh_messages(layer, channel)}
 
 
 def test_it_blocks_every_live_room_of_an_owner_over_quota(
@@ -69,13 +74,17 @@ def test_it_keeps_blocking_a_live_call_charged_to_an_earlier_owner_over_quota(
     room.owner = outsider
     room.save()
 
-    reason = refresh(layer, channel)[room.public_id]
+    [told_worker] = refresh_messages(layer, channel)
+    # Translations the worker starts from now on are the new owner's, not the old one's.
+    assert told_worker.payer_id == outsider.pk
+    reason = told_worker.blocked
     assert reason is not None and "this month's 2 translation minutes" in reason
     assert selectors.translation_block_reason(room) == reason
     # A usage report of the running session stops translation again at once, too.
     with patch.object(live, "send_translation_blocked") as told:
         tasks.record_translation_usage.apply(args=[running]).get()
     assert told.call_args.kwargs["reason"] == reason
+    assert told.call_args.kwargs["payer_id"] == outsider.pk
 
     # Once those translations ended, the new owner's quota decides.
     record({**running, "ended_at": running["started_at"] + 150.0, "final": True})

@@ -37,6 +37,11 @@ async def turn_client(coturn: Coturn, username: str, password: str) -> AsyncIter
     try:
         yield protocol
     finally:
+        # Give the allocation back: coturn keeps one for its lifetime, and a later test whose
+        # socket gets the same port would meet it (437 "Mismatched allocation") instead of the
+        # answer it asks about.
+        if protocol.relayed_address is not None:
+            await asyncio.wait_for(protocol.delete(), timeout=10)
         transport.close()
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
+from media_workers.runtime import outbox
 from media_workers.shared.contract import TRANSCRIPT_TASK, UtteranceReport, UtteranceText
 
 logger = logging.getLogger(__name__)
@@ -136,45 +137,11 @@ class Transcriber:
             self.finish_paused()
 
 
-def send_to_celery(payload: dict[str, Any]) -> None:
-    from translator_site.celery import app
-
-    # Celery retries the broker connection itself; the task is idempotent on utterance_id.
-    app.send_task(TRANSCRIPT_TASK, kwargs={"report": payload}, retry=True)
-
-
-class TranscriptSender:
+class TranscriptSender(outbox.CeleryOutbox):
     """Delivers finished utterances to Celery in order, from one task, off the audio path."""
 
-    def __init__(self, *, worker_id: str, send: Callable[[dict[str, Any]], None] = send_to_celery) -> None:
-        self.worker_id = worker_id
-        self._send = send
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
+    def __init__(self, *, worker_id: str, send: Callable[[dict[str, Any]], None] | None = None) -> None:
+        super().__init__(task=TRANSCRIPT_TASK, what="utterance", worker_id=worker_id, send=send)
 
-    def put(self, report: UtteranceReport) -> None:
-        try:
-            self._queue.put_nowait(report.to_dict())
-        except asyncio.QueueFull:
-            logger.error(
-                "worker=%s room=%s: transcript queue full, dropped an utterance",
-                self.worker_id,
-                report.room_id,
-            )
-
-    async def _deliver(self, payload: dict[str, Any]) -> None:
-        try:
-            await asyncio.to_thread(self._send, payload)
-        except Exception:
-            logger.warning(
-                "worker=%s room=%s: utterance not sent", self.worker_id, payload["room_id"], exc_info=True
-            )
-
-    async def run(self) -> None:
-        while True:
-            await self._deliver(await self._queue.get())
-
-    async def flush(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued (at shutdown), within `timeout` seconds."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self._queue.empty() and asyncio.get_running_loop().time() < deadline:
-            await self._deliver(self._queue.get_nowait())
+    def put(self, report: UtteranceReport) -> None:  # type: ignore[override]
+        super().put(report.to_dict())

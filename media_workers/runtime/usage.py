@@ -10,16 +10,14 @@ report: what happens to the room afterwards does not change who is charged.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
 
+from media_workers.runtime import outbox
 from media_workers.runtime.translation import TranslationSession, Usage
 from media_workers.shared.contract import USAGE_TASK, UsageReport
-
-logger = logging.getLogger(__name__)
 
 
 def usage_payload(
@@ -46,10 +44,7 @@ def usage_payload(
 
 
 def send_to_celery(payload: dict[str, Any]) -> None:
-    from translator_site.celery import app
-
-    # Celery retries the broker connection itself; the task is idempotent on session_id.
-    app.send_task(USAGE_TASK, kwargs={"report": payload}, retry=True)
+    outbox.send_to_celery(USAGE_TASK, payload)
 
 
 class UsageReporter:
@@ -64,36 +59,20 @@ class UsageReporter:
     ) -> None:
         self.worker_id = worker_id
         self._sessions = sessions
-        self._send = send
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
+        self._outbox = outbox.CeleryOutbox(
+            task=USAGE_TASK, what="usage report", worker_id=worker_id, send=send
+        )
+        self.flush = self._outbox.flush
 
     def session_ended(self, session: TranslationSession, usage: Usage) -> None:
         """`usage` (the session's last part, or the part of a month that ended) is complete."""
-        self._put(usage_payload(session, usage, worker_id=self.worker_id, final=True))
-
-    def _put(self, payload: dict[str, Any]) -> None:
-        try:
-            self._queue.put_nowait(payload)
-        except asyncio.QueueFull:
-            logger.error(
-                "worker=%s: usage queue full, dropped a report for %s", self.worker_id, payload["room_id"]
-            )
+        self._outbox.put(usage_payload(session, usage, worker_id=self.worker_id, final=True))
 
     async def run(self) -> None:
         """Report every live session each interval, and deliver queued reports in order."""
         ticker = asyncio.create_task(self._tick())
         try:
-            while True:
-                payload = await self._queue.get()
-                try:
-                    await asyncio.to_thread(self._send, payload)
-                except Exception:
-                    logger.warning(
-                        "worker=%s room=%s: usage report failed",
-                        self.worker_id,
-                        payload["room_id"],
-                        exc_info=True,
-                    )
+            await self._outbox.run()
         finally:
             ticker.cancel()
 
@@ -101,14 +80,4 @@ class UsageReporter:
         while True:
             await asyncio.sleep(settings.USAGE_REPORT_SECONDS)
             for session in list(self._sessions()):
-                self._put(usage_payload(session, session.usage, worker_id=self.worker_id, final=False))
-
-    async def flush(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued (at shutdown), within `timeout` seconds."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self._queue.empty() and asyncio.get_running_loop().time() < deadline:
-            payload = self._queue.get_nowait()
-            try:
-                await asyncio.to_thread(self._send, payload)
-            except Exception:
-                logger.warning("worker=%s: usage report failed at shutdown", self.worker_id, exc_info=True)
+                self._outbox.put(usage_payload(session, session.usage, worker_id=self.worker_id, final=False))
